@@ -1,0 +1,55 @@
+"""Dataclasses that flow between the stages: source → detect → solve → filter → stream."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Frame:
+    """One decoded picture. image: (H, W, 3) uint8 BGR; time: seconds from the source's clock."""
+
+    image: np.ndarray
+    time: float
+    index: int
+
+
+@dataclass
+class Camera:
+    """Pinhole intrinsics in pixels. ``K`` (3, 3) float64; ``size`` (width, height)."""
+
+    K: np.ndarray
+    size: tuple[int, int]
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, fov_deg: float) -> "Camera":
+        """Square pixels, principal point at the centre; ``fov_deg`` is the horizontal field of view."""
+        f = 0.5 * width / np.tan(np.radians(fov_deg) / 2.0)
+        K = np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+        return cls(K=K, size=(int(width), int(height)))
+
+
+@dataclass
+class Detection:
+    """What a detector finds in one frame, in the layout of :mod:`inference.layout` (K = 553).
+
+    kp2d:    (553, 3) float32 pixel u, v and confidence in [0, 1] (0 = not detected).
+    kpz:     (553,) float32 relative depth in pixels (MediaPipe z × image width): for hands relative
+             to the wrist, for the face relative to the face centre, for the body relative to the hips.
+    world:   (33, 3) float32 metric body landmarks, camera-aligned axes (x right, y down, z away
+             from the camera), origin between the hips; NaN when no body was found.
+    present: (4,) bool body / left hand / right hand / face.
+    """
+
+    time: float
+    image_size: tuple[int, int]
+    kp2d: np.ndarray
+    kpz: np.ndarray
+    world: np.ndarray
+    present: np.ndarray = field(default_factory=lambda: np.zeros(4, bool))
+
+    @classmethod
+    def empty(cls, time: float, image_size: tuple[int, int]) -> "Detection":
+        return cls(time=time, image_size=image_size, kp2d=np.zeros((553, 3), np.float32),
+                   kpz=np.zeros(553, np.float32), world=np.full((33, 3), np.nan, np.float32))
