@@ -53,3 +53,35 @@ class Detection:
     def empty(cls, time: float, image_size: tuple[int, int]) -> "Detection":
         return cls(time=time, image_size=image_size, kp2d=np.zeros((553, 3), np.float32),
                    kpz=np.zeros(553, np.float32), world=np.full((33, 3), np.nan, np.float32))
+
+
+@dataclass
+class DetectionSeq:
+    """Detections stacked over T frames (same fields as :class:`Detection` with a leading T axis).
+
+    times (T,) float64 seconds; kp2d (T, 553, 3); kpz (T, 553); world (T, 33, 3); present (T, 4) bool.
+    """
+
+    times: np.ndarray
+    image_size: tuple[int, int]
+    kp2d: np.ndarray
+    kpz: np.ndarray
+    world: np.ndarray
+    present: np.ndarray
+
+    @classmethod
+    def stack(cls, dets: "list[Detection]", image_size: tuple[int, int] | None = None) -> "DetectionSeq":
+        if not dets:
+            size = image_size or (0, 0)
+            return cls(np.zeros(0), size, np.zeros((0, 553, 3), np.float32), np.zeros((0, 553), np.float32),
+                       np.zeros((0, 33, 3), np.float32), np.zeros((0, 4), bool))
+        return cls(times=np.array([d.time for d in dets], np.float64), image_size=dets[0].image_size,
+                   kp2d=np.stack([d.kp2d for d in dets]), kpz=np.stack([d.kpz for d in dets]),
+                   world=np.stack([d.world for d in dets]), present=np.stack([d.present for d in dets]))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __getitem__(self, idx) -> "DetectionSeq":
+        return DetectionSeq(self.times[idx], self.image_size, self.kp2d[idx], self.kpz[idx],
+                            self.world[idx], self.present[idx])

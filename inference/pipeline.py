@@ -1,0 +1,360 @@
+"""Detections → SMPL-X motion: subject proportions, two-pass solve, world frame, face, filtering.
+
+``solve_sequence`` is the batch path (the CLI, bakes, re-solving cached detections with other
+settings); ``LivePipeline`` is the streaming path (webcam, live link), frame by frame with the same
+functions at ``T = 1``. Both give a :class:`Motion` in AMASS/SMPL-X conventions (Y up, metres).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import lift
+from . import rotations as rot
+from .face import ARKIT_NAMES, FaceSolver
+from .filters import MotionFilter
+from .layout import FACE, POSE, landmark_offsets, landmarks_from_pose
+from .records import Camera, Detection, DetectionSeq
+from .skeleton import (DEFAULT_REST, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_vectors,
+                       forward_kinematics, global_to_local, local_to_global)
+from .solve import Subject, solve_skeleton
+
+#: Default horizontal field of view (degrees): a typical webcam / phone main camera.
+DEFAULT_FOV_DEG = 60.0
+#: Camera axes (x right, y down, z away) → world (Y up, camera looking along −Z).
+CAMERA_TO_WORLD_BASE = np.diag([1.0, -1.0, -1.0])
+GRAVITY_MAX_TILT_DEG = 30.0
+
+J = JOINT_INDEX
+
+# Segments measured on the metric body landmarks: name → (landmark pairs, SMPL-X bones they scale).
+_SEGMENTS = {
+    "upper_arm": ([("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow")], ["left_elbow", "right_elbow"]),
+    "forearm": ([("left_elbow", "left_wrist"), ("right_elbow", "right_wrist")], ["left_wrist", "right_wrist"]),
+    "thigh": ([("left_hip", "left_knee"), ("right_hip", "right_knee")], ["left_knee", "right_knee"]),
+    "shin": ([("left_knee", "left_ankle"), ("right_knee", "right_ankle")], ["left_ankle", "right_ankle"]),
+    "shoulders": ([("left_shoulder", "right_shoulder")], ["left_shoulder", "right_shoulder", "left_collar", "right_collar"]),
+    "hips": ([("left_hip", "right_hip")], ["left_hip", "right_hip"]),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# subject
+# --------------------------------------------------------------------------------------------
+#: Segments whose length depends on posture (spine bend, shrugging) are taken at a high percentile
+#: (their upright rest length); rigid limb bones at the median.
+_POSTURAL = {"shoulders": 85.0, "torso": 90.0}
+
+
+def measure_segments(seq: DetectionSeq, min_visibility: float = 0.7) -> dict[str, float]:
+    """Metric length of body segments over the frames where both ends are seen well: the median for
+    limb bones, a high percentile for posture-dependent ones (``torso`` = hip centre → shoulder
+    centre, ``shoulders`` width). Unmeasured segments are left out.
+    """
+    W = seq.world.astype(np.float64)
+    vis = seq.kp2d[:, :33, 2]
+    ok_body = seq.present[:, 0]
+    out: dict[str, float] = {}
+
+    def med(a: str, b: str) -> np.ndarray:
+        ia, ib = POSE[a], POSE[b]
+        good = ok_body & (vis[:, ia] >= min_visibility) & (vis[:, ib] >= min_visibility)
+        return np.linalg.norm(W[good, ia] - W[good, ib], axis=-1)
+
+    for name, (pairs, _) in _SEGMENTS.items():
+        vals = np.concatenate([med(a, b) for a, b in pairs])
+        if len(vals):
+            out[name] = float(np.percentile(vals, _POSTURAL.get(name, 50.0)))
+    good = ok_body & (vis[:, [11, 12, 23, 24]].min(-1) >= min_visibility)
+    if good.any():
+        torso = np.linalg.norm(W[good][:, [11, 12]].mean(1) - W[good][:, [23, 24]].mean(1), axis=-1)
+        out["torso"] = float(np.percentile(torso, _POSTURAL["torso"]))
+    return out
+
+
+def _default_segment_lengths(rest: np.ndarray) -> dict[str, float]:
+    def d(a: str, b: str) -> float:
+        return float(np.linalg.norm(rest[J[a]] - rest[J[b]]))
+    return {
+        "upper_arm": d("left_shoulder", "left_elbow"), "forearm": d("left_elbow", "left_wrist"),
+        "thigh": d("left_hip", "left_knee"), "shin": d("left_knee", "left_ankle"),
+        "shoulders": d("left_shoulder", "right_shoulder"), "hips": d("left_hip", "right_hip"),
+        "torso": float(np.linalg.norm(rest[[J["left_shoulder"], J["right_shoulder"]]].mean(0)
+                                      - rest[[J["left_hip"], J["right_hip"]]].mean(0))),
+    }
+
+
+def scaled_rest(segments: dict[str, float], base: np.ndarray = DEFAULT_REST) -> np.ndarray:
+    """The default skeleton with each segment stretched to a measured length.
+
+    Unmeasured segments (and the spine, head, hands, feet) take the median ratio of the measured
+    ones, clipped to a plausible adult/child range. Returns (55, 3) rest joints.
+    """
+    ref = _default_segment_lengths(base)
+    ratios = {k: np.clip(v / ref[k], 0.5, 1.6) for k, v in segments.items() if k in ref and v > 0}
+    overall = float(np.median(list(ratios.values()))) if ratios else 1.0
+    scale = np.full(NUM_JOINTS, overall)
+    for name, (_, bones) in _SEGMENTS.items():
+        if name in ratios:
+            scale[[J[b] for b in bones]] = ratios[name]
+    if "torso" in ratios:
+        scale[[J["spine1"], J["spine2"], J["spine3"], J["neck"]]] = ratios["torso"]
+    arm = np.mean([ratios.get("upper_arm", overall), ratios.get("forearm", overall)])
+    scale[25:55] = arm
+    bones = bone_vectors(base) * scale[:, None]
+    rest = np.zeros_like(base)
+    rest[0] = base[0] * np.mean([ratios.get("thigh", overall), ratios.get("shin", overall)])
+    for j in range(1, NUM_JOINTS):
+        rest[j] = rest[PARENTS[j]] + bones[j]
+    return rest
+
+
+def estimate_subject(seq: DetectionSeq, model=None, num_betas: int = 10) -> Subject:
+    """Rest skeleton for the person in ``seq``: measured proportions on the default skeleton, or,
+    with an SMPL-X model, betas fitted to the measured bone lengths."""
+    segments = measure_segments(seq)
+    if model is None:
+        return Subject.from_rest(scaled_rest(segments))
+    lengths = np.full(NUM_JOINTS, np.nan)
+    for name, (_, bones) in _SEGMENTS.items():
+        if name in segments and name not in ("shoulders", "hips"):
+            lengths[[J[b] for b in bones]] = segments[name]
+    betas = model.fit_betas(lengths, num_betas=num_betas) if np.isfinite(lengths).any() else np.zeros(num_betas)
+    return Subject.from_rest(model.rest_joints(betas), betas=np.asarray(betas, np.float64))
+
+
+# --------------------------------------------------------------------------------------------
+# camera-frame solve
+# --------------------------------------------------------------------------------------------
+def solve_camera(seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Two-pass solve of frames that have a body. Returns global rotations (T, 55, 3, 3) and
+    joints (T, 55, 3) in the camera frame (metres)."""
+    W = lift.body_weights(seq)
+    hand_ok = seq.present[:, 1:3] & hands
+    if not hands:
+        W[:, 33:] = 0.0
+    first = solve_skeleton(lift.metric_targets(seq), W, hand_ok, subject)
+    lm = landmarks_from_pose(first.G, first.joints, subject.offsets)
+    t = lift.solve_translation(lm[:, :33], seq.kp2d[:, :33, :2].astype(np.float64), W[:, :33], camera)
+    Q = lift.perspective_targets(seq, lm + t[:, None], camera)
+    second = solve_skeleton(Q, W, hand_ok, subject)
+    return second.G, second.joints
+
+
+# --------------------------------------------------------------------------------------------
+# world frame
+# --------------------------------------------------------------------------------------------
+def world_frame(G: np.ndarray, joints: np.ndarray, subject: Subject, foot_visibility: np.ndarray
+                ) -> np.ndarray:
+    """World frame from one solved frame (the first with a person): camera axes turned Y-up, tilted
+    to gravity (the trunk's up direction, when within 30° of the camera's up) and shifted so the
+    lowest seen foot point is at Y = 0 (unseen feet: the standing height of the pelvis).
+
+    G (55, 3, 3), joints (55, 3) camera frame; foot_visibility (4,) heels and toes.
+    Returns camera_to_world (4, 4).
+    """
+    lm = landmarks_from_pose(G[None], joints[None], subject.offsets)[0]
+    base = CAMERA_TO_WORLD_BASE
+    up = base @ rot.normalize(0.5 * (lm[11] + lm[12]) - 0.5 * (lm[23] + lm[24]))
+    R = base
+    if np.degrees(np.arccos(np.clip(up[1], -1.0, 1.0))) < GRAVITY_MAX_TILT_DEG:
+        R = rot.swing(up, np.array([0.0, 1.0, 0.0])) @ base
+    feet = lm[[POSE["left_heel"], POSE["right_heel"], POSE["left_foot_index"], POSE["right_foot_index"]]] @ R.T
+    if np.max(foot_visibility) >= 0.5:
+        floor = float(np.min(feet[foot_visibility >= 0.5, 1]))
+    else:
+        standing = subject.rest[0, 1] - min(subject.rest[J["left_foot"], 1], subject.rest[J["right_foot"], 1]) + 0.02
+        floor = float((R @ joints[0])[1] - standing)
+    M = np.eye(4)
+    M[:3, :3], M[1, 3] = R, -floor
+    return M
+
+
+# --------------------------------------------------------------------------------------------
+# motion record
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Motion:
+    """A captured SMPL-X motion (see the README for the saved schema). T frames."""
+
+    poses: np.ndarray          # (T, 165) axis-angle, SMPL-X joint order, root in world
+    trans: np.ndarray          # (T, 3) metres, SMPL convention (pelvis = trans + rest pelvis)
+    joints: np.ndarray         # (T, 55, 3) world joint positions
+    expression: np.ndarray     # (T, E)
+    arkit: np.ndarray          # (T, 52) in [0, 1]
+    valid: np.ndarray          # (T,) bool: a person was found
+    part_valid: np.ndarray     # (T, 4) bool: body, left hand, right hand, face
+    frame_times: np.ndarray    # (T,) seconds
+    keypoints2d: np.ndarray    # (T, 553, 3) pixels + confidence
+    camera: Camera
+    camera_to_world: np.ndarray  # (4, 4)
+    rest_joints: np.ndarray    # (55, 3) the skeleton the poses drive
+    betas: np.ndarray          # (B,) zeros without a model
+    gender: str = "neutral"
+    model_path: str = ""
+
+    @property
+    def frame_rate(self) -> float:
+        """Median rate of the real timestamps (informational: keys are placed by time)."""
+        if len(self.frame_times) < 2:
+            return 30.0
+        dt = np.diff(self.frame_times)
+        dt = dt[dt > 0]
+        return float(1.0 / np.median(dt)) if len(dt) else 30.0
+
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        return {
+            "poses": self.poses.astype(np.float32), "trans": self.trans.astype(np.float32),
+            "betas": self.betas.astype(np.float32), "gender": np.array(self.gender),
+            "mocap_frame_rate": np.array(self.frame_rate), "joint_names": np.array(JOINT_NAMES),
+            "parents": PARENTS.copy(), "rest_joints": self.rest_joints.astype(np.float32),
+            "expression": self.expression.astype(np.float32), "arkit": self.arkit.astype(np.float32),
+            "arkit_names": np.array(ARKIT_NAMES), "valid": self.valid, "part_valid": self.part_valid,
+            "part_names": np.array(["body", "left_hand", "right_hand", "face"]),
+            "frame_times": self.frame_times.astype(np.float64),
+            "keypoints2d": self.keypoints2d.astype(np.float32),
+            "camera_intrinsics": self.camera.K.astype(np.float64),
+            "image_size": np.array(self.camera.size, np.int32),
+            "camera_to_world": self.camera_to_world.astype(np.float64),
+            "joints": self.joints.astype(np.float32), "model_path": np.array(self.model_path),
+        }
+
+
+def _locals_to_motion_arrays(local: np.ndarray, root_world: np.ndarray, rest: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """local (T, 55, 3, 3) with world root; root_world (T, 3) pelvis → poses (T,165), trans, joints."""
+    G = local_to_global(local)
+    joints = forward_kinematics(G, rest, root_world)
+    poses = rot.to_rotvec(local).reshape(len(local), -1)
+    return poses, root_world - rest[0], joints
+
+
+# --------------------------------------------------------------------------------------------
+# batch path
+# --------------------------------------------------------------------------------------------
+def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = True, face: bool = True,
+                   smoothing: float = 0.5, subject: Subject | None = None) -> Motion:
+    """Solve a whole clip of detections into a filtered world-space motion."""
+    T = len(seq)
+    valid = seq.present[:, 0].copy()
+    subject = subject or estimate_subject(seq[valid] if valid.any() else seq, model)
+    rest = subject.rest
+    local = np.broadcast_to(np.eye(3), (T, NUM_JOINTS, 3, 3)).copy()
+    root_cam = np.zeros((T, 3))
+    M = np.eye(4)
+    M[:3, :3] = CAMERA_TO_WORLD_BASE
+    if valid.any():
+        Gc, Jc = solve_camera(seq[valid], subject, camera, hands)
+        first = int(np.argmax(valid))
+        foot_vis = seq.kp2d[first, [POSE["left_heel"], POSE["right_heel"], POSE["left_foot_index"],
+                                    POSE["right_foot_index"]], 2]
+        M = world_frame(Gc[0], Jc[0], subject, foot_vis)
+        loc = global_to_local(Gc)
+        loc[:, 0] = M[:3, :3] @ Gc[:, 0]
+        local[valid] = loc
+        root_cam[valid] = Jc[:, 0]
+    root_world = root_cam @ M[:3, :3].T + M[:3, 3]
+
+    part_valid = seq.present.copy()
+    part_valid[:, 1:3] &= hands & valid[:, None]
+    part_valid[:, 3] &= face & valid
+    solver = FaceSolver(model=model)
+    face_px = np.concatenate([seq.kp2d[:, FACE, :2], seq.kpz[:, FACE, None]], axis=-1).astype(np.float64)
+    fr = solver.solve_batch(face_px, part_valid[:, 3])
+    local[:, J["jaw"]] = rot.axis_angle(fr.jaw)
+    local[:, [J["left_eye_smplhf"], J["right_eye_smplhf"]]] = rot.axis_angle(fr.eyes)
+
+    filt = MotionFilter(smoothing=smoothing, num_expression=fr.expression.shape[1])
+    q = rot.to_quat(local)
+    q, root_world, expression, arkit = filt.filter_sequence(seq.times, q, root_world, fr.expression,
+                                                            fr.arkit, part_valid)
+    poses, trans, joints = _locals_to_motion_arrays(rot.quat_to_matrix(q), root_world, rest)
+    betas = subject.betas if subject.betas is not None else np.zeros(10)
+    return Motion(poses=poses, trans=trans, joints=joints, expression=expression, arkit=arkit,
+                  valid=valid, part_valid=part_valid, frame_times=seq.times, keypoints2d=seq.kp2d,
+                  camera=camera, camera_to_world=M, rest_joints=rest, betas=np.asarray(betas),
+                  gender=getattr(model, "gender", "neutral"), model_path=str(getattr(model, "path", "")))
+
+
+# --------------------------------------------------------------------------------------------
+# streaming path
+# --------------------------------------------------------------------------------------------
+@dataclass
+class FrameResult:
+    """One live frame: local_rot (55, 3, 3) with world root, trans (3,), joints (55, 3),
+    expression (E,), arkit (52,), part_valid (4,), time (s)."""
+
+    time: float
+    local_rot: np.ndarray
+    trans: np.ndarray
+    joints: np.ndarray
+    expression: np.ndarray
+    arkit: np.ndarray
+    part_valid: np.ndarray
+
+
+class LivePipeline:
+    """Frame-by-frame solve + filter for the webcam / live link (same solver at T = 1).
+
+    The subject's proportions are measured over the first ``warmup`` frames with a person and then
+    frozen; the world frame is fixed at the first frame with a person.
+    """
+
+    def __init__(self, camera: Camera, model=None, hands: bool = True, face: bool = True,
+                 smoothing: float = 0.5, warmup: int = 15):
+        self.camera, self.model, self.hands, self.face = camera, model, hands, face
+        self.warmup = warmup
+        self._seen: list[Detection] = []
+        self.subject: Subject | None = None
+        self.camera_to_world: np.ndarray | None = None
+        self.face_solver = FaceSolver(model=model)
+        self.filter = MotionFilter(smoothing=smoothing, num_expression=self.face_solver.num_expression
+                                   if hasattr(self.face_solver, "num_expression") else 10)
+        self._last_local = np.broadcast_to(np.eye(3), (NUM_JOINTS, 3, 3)).copy()
+        self._last_root = np.zeros(3)
+
+    def _subject(self, det: Detection) -> Subject:
+        if self.subject is not None:
+            return self.subject
+        self._seen.append(det)
+        subj = estimate_subject(DetectionSeq.stack(self._seen), self.model)
+        if len(self._seen) >= self.warmup:
+            self.subject, self._seen = subj, []
+        return subj
+
+    def step(self, det: Detection) -> FrameResult:
+        seq = DetectionSeq.stack([det])
+        part_valid = det.present.copy()
+        part_valid[1:3] &= self.hands and bool(det.present[0])
+        part_valid[3] &= self.face and bool(det.present[0])
+        local = self._last_local.copy()
+        root = self._last_root.copy()
+        if det.present[0]:
+            subject = self._subject(det)
+            Gc, Jc = solve_camera(seq, subject, self.camera, self.hands)
+            if self.camera_to_world is None:
+                foot_vis = det.kp2d[[POSE["left_heel"], POSE["right_heel"], POSE["left_foot_index"],
+                                     POSE["right_foot_index"]], 2]
+                self.camera_to_world = world_frame(Gc[0], Jc[0], subject, foot_vis)
+            M = self.camera_to_world
+            local = global_to_local(Gc)[0]
+            local[0] = M[:3, :3] @ Gc[0, 0]
+            root = M[:3, :3] @ Jc[0, 0] + M[:3, 3]
+        face_px = np.concatenate([det.kp2d[FACE, :2], det.kpz[FACE, None]], axis=-1).astype(np.float64)
+        fr = self.face_solver.solve_frame(face_px, bool(part_valid[3]))
+        local[J["jaw"]] = rot.axis_angle(fr.jaw[0])
+        local[[J["left_eye_smplhf"], J["right_eye_smplhf"]]] = rot.axis_angle(fr.eyes[0])
+        q, root_f, expr, arkit = self.filter.step(det.time, rot.to_quat(local), root, fr.expression[0],
+                                                  fr.arkit[0], part_valid)
+        self._last_local, self._last_root = local, root
+        rest = (self.subject or Subject.from_rest(DEFAULT_REST)).rest
+        L = rot.quat_to_matrix(q)
+        joints = forward_kinematics(local_to_global(L[None]), rest, root_f[None])[0]
+        return FrameResult(time=det.time, local_rot=L, trans=root_f - rest[0], joints=joints,
+                           expression=expr, arkit=arkit, part_valid=part_valid)
+
+
+__all__ = ["Motion", "solve_sequence", "LivePipeline", "FrameResult", "estimate_subject", "scaled_rest",
+           "measure_segments", "world_frame", "DEFAULT_FOV_DEG", "landmark_offsets"]

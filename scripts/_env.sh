@@ -1,0 +1,44 @@
+# Shared by scripts/demo.sh and scripts/test.sh: create or reuse the local virtual environment
+# .venv (Python 3.11) and install the pinned requirements when they change. Source it, then call
+# ensure_venv [extra requirement files...].
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+find_python() {
+  for py in python3.11 python3; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      echo "$py"; return 0
+    fi
+  done
+  echo "error: Python 3.11 is required (Debian 12: apt-get install python3 python3-venv)" >&2
+  return 1
+}
+
+ensure_venv() {
+  local reqs=("$ROOT/requirements-worker.txt" "$@")
+  if [ ! -x "$VENV/bin/python" ]; then
+    local py; py="$(find_python)"
+    if ! "$py" -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing python3-venv with apt-get ..." >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        "$py" -m venv "$VENV"
+      else
+        echo "error: '$py -m venv' failed: install the venv module (Debian: sudo apt-get install python3-venv)" >&2
+        return 1
+      fi
+    fi
+  fi
+  local stamp="$VENV/.requirements.sha256"
+  local want; want="$(cat "${reqs[@]}" | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "installing pinned packages into .venv (first run takes a few minutes) ..." >&2
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade "pip==24.3.1"
+    local args=(); for r in "${reqs[@]}"; do args+=(-r "$r"); done
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}"
+    echo "$want" > "$stamp"
+  fi
+}

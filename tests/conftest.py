@@ -1,0 +1,18 @@
+"""Shared pytest fixtures."""
+
+# --- SMPL-X test model (body_model helper) ---------------------------------------------------
+import sys as _sys
+from pathlib import Path as _Path
+
+import pytest as _pytest
+
+if str(_Path(__file__).resolve().parents[1]) not in _sys.path:  # make `inference` importable
+    _sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
+
+@_pytest.fixture(scope="session")
+def smplx_model_path(tmp_path_factory):
+    """Path to a GENERATED SMPL-X-layout SMPLX_NEUTRAL.npz (written once per test session)."""
+    from inference.testing_model import make_test_model
+
+    return make_test_model(tmp_path_factory.mktemp("smplx") / "SMPLX_NEUTRAL.npz")
