@@ -6,12 +6,14 @@ The face is treated as a (near-)orthographic 3D point cloud: its size is small n
 
 Pipeline (every step vectorised over frames; the streaming path runs the same functions with T = 1):
 
-1. :func:`canonical_face` removes the head pose. A head frame is built from stable points (eye
-   corners, nose ridge, forehead): +X from the subject's right eye to the left eye, +Y up (towards
-   the forehead), +Z forward out of the face. The cloud is rotated into it, centred on the midpoint
-   of the eyes and scaled so the inter-ocular distance (IOD, eye centre to eye centre) is 1.
-2. :func:`face_measures` computes :data:`MEASURE_NAMES`: scale-free local measures (eyelid gap over
-   eye width, iris offset, mouth width, corner heights, brow heights …).
+1. Head pose is removed (:func:`head_frame`, :func:`canonical_face`). A head frame is built from
+   stable points (eye corners, nose ridge, forehead): +X from the subject's right eye to the left
+   eye, +Y up (towards the forehead), +Z forward out of the face; lengths are divided by the
+   inter-ocular distance (IOD, eye centre to eye centre).
+2. :func:`face_measures` computes :data:`MEASURE_NAMES`: scale- and pose-free local measures
+   (eyelid gap over eye width, iris offset, mouth width, corner heights, brow heights …). Each is
+   a component or length of a difference vector between landmarks, expressed in the head frame,
+   so a frame costs a few small matrix products (no per-landmark Python).
 3. :func:`neutral_measures` estimates the subject's neutral per measure: a robust quantile over the
    present frames (:data:`NEUTRAL_QUANTILE`). The batch path calibrates once per sequence;
    :class:`FaceSolver` in streaming mode keeps a ring buffer and re-estimates it periodically.
@@ -30,6 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .layout import FACE
 
 # --------------------------------------------------------------------------------------------
 # Names and index tables
@@ -75,7 +79,6 @@ IBUG51_FROM_MEDIAPIPE = np.array([
 ], dtype=np.int64)
 
 # Sides are ordered (left, right) = the subject's left then right, like ARKit and SMPL-X's eyes.
-_SIDE_SIGN = np.array([1.0, -1.0])          # +X is the subject's left
 _EYE_OUTER = np.array([263, 33])
 _EYE_INNER = np.array([362, 133])
 _EYE_UPPER = np.array([[387, 386, 385], [160, 159, 158]])   # upper lid, outer → inner
@@ -168,40 +171,48 @@ def _vector_features() -> dict[str, dict[int, float]]:
 #: Sides are (left, right); "x" of a left-side feature is outward, of a right-side one inward, so
 #: outward measures carry the side sign.
 _MEASURE_DEFS: list[tuple[str, list[tuple[str, str, float]], str | None]] = []
-for _s, _sd in enumerate(("l", "r")):
-    _MEASURE_DEFS.append((f"eye_open_{_sd}", [(f"lid{k}_{_sd}", "n", 1 / 3) for k in range(3)],
-                          f"eye_w_{_sd}"))
+# eyes (eye widths): mean eyelid gap; lower / upper lid height above the corner midpoint; iris
+# offset from the corner midpoint towards +X (subject's left) and up
+_MEASURE_DEFS += [(f"eye_open_{s}", [(f"lid{k}_{s}", "n", 1 / 3) for k in range(3)], f"eye_w_{s}")
+                  for s in "lr"]
 _MEASURE_DEFS += [(f"lid_low_{s}", [(f"lid_low_{s}", "y", 1.0)], f"eye_w_{s}") for s in "lr"]
 _MEASURE_DEFS += [(f"lid_up_{s}", [(f"lid_up_{s}", "y", 1.0)], f"eye_w_{s}") for s in "lr"]
 _MEASURE_DEFS += [(f"gaze_x_{s}", [(f"iris_{s}", "x", 1.0)], f"eye_w_{s}") for s in "lr"]
 _MEASURE_DEFS += [(f"gaze_y_{s}", [(f"iris_{s}", "y", 1.0)], f"eye_w_{s}") for s in "lr"]
+# the rest in IOD units
 _MEASURE_DEFS += [
-    ("lip_gap", [(f"lip_gap{k}", "n", 1 / 3) for k in range(3)], None),
-    ("chin_dist", [("chin_bridge", "n", 1.0)], None),
-    ("lip_dist", [("lip_bridge", "n", 1.0)], None),
+    ("lip_gap", [(f"lip_gap{k}", "n", 1 / 3) for k in range(3)], None),   # inner lips apart
+    ("chin_dist", [("chin_bridge", "n", 1.0)], None),       # chin to nose bridge
+    ("lip_dist", [("lip_bridge", "n", 1.0)], None),         # outer lower lip to nose bridge
+    # chin offset from the nose base: sideways (+ = subject's left), forward
     ("chin_x", [("chin_nose", "x", 1.0)], None),
     ("chin_z", [("chin_nose", "z", 1.0)], None),
-    ("mouth_width", [("mouth_w", "n", 1.0)], None),
+    ("mouth_width", [("mouth_w", "n", 1.0)], None),         # corner to corner
+    # corner: outward from the nose base; height above the midpoint of the outer lips' centres
     ("corner_out_l", [("corner_nose_l", "x", 1.0)], None),
     ("corner_out_r", [("corner_nose_r", "x", -1.0)], None),
     ("corner_up_l", [("corner_lipmid_l", "y", 1.0)], None),
     ("corner_up_r", [("corner_lipmid_r", "y", 1.0)], None),
-    ("mouth_x", [("mouth_c", "x", 1.0)], None),
+    ("mouth_x", [("mouth_c", "x", 1.0)], None),             # mouth centre sideways
+    # vermilion thickness at the centre (outer to inner lip); outer upper-to-lower span at a side
     ("upper_thick", [("upper_thick", "n", 1.0)], None),
     ("lower_thick", [("lower_thick", "n", 1.0)], None),
     ("lip_span_l", [("lip_span_l", "n", 1.0)], None),
     ("lip_span_r", [("lip_span_r", "n", 1.0)], None),
+    # upper lip height relative to the nose base: centre, sides
     ("upper_lip_y", [("upper_lip_nose", "y", 1.0)], None),
     ("upper_side_y_l", [("upper_side_l", "y", 1.0)], None),
     ("upper_side_y_r", [("upper_side_r", "y", 1.0)], None),
-    ("lower_chin_l", [("lower_chin_l", "y", 1.0)], None),
-    ("lower_chin_r", [("lower_chin_r", "y", 1.0)], None),
-    ("lower_chin_c", [("lower_chin_c", "y", 1.0)], None),
+    # lower lip (outer) distance to the chin: sides, centre (unchanged by the jaw's rotation)
+    ("lower_chin_l", [("lower_chin_l", "n", 1.0)], None),
+    ("lower_chin_r", [("lower_chin_r", "n", 1.0)], None),
+    ("lower_chin_c", [("lower_chin_c", "n", 1.0)], None),
+    # brow, cheek and nose-wing heights above the eye-corner midpoint of their side
     ("brow_in_l", [("brow_in_l", "y", 1.0)], None),
     ("brow_in_r", [("brow_in_r", "y", 1.0)], None),
     ("brow_out_l", [("brow_out_l", "y", 1.0)], None),
     ("brow_out_r", [("brow_out_r", "y", 1.0)], None),
-    ("brow_gap", [("brow_gap", "x", 1.0)], None),
+    ("brow_gap", [("brow_gap", "x", 1.0)], None),           # inner brows apart (unused)
     ("cheek_l", [("cheek_l", "y", 1.0)], None),
     ("cheek_r", [("cheek_r", "y", 1.0)], None),
     ("nose_wing_l", [("nose_wing_l", "y", 1.0)], None),
@@ -266,6 +277,16 @@ NEUTRAL_QUANTILE[[MI["chin_dist"], MI["lip_dist"], MI["lip_gap"]]] = 0.1
 JAW_DROP_MIX = {"chin_dist": 0.4, "lip_dist": 0.6}
 
 _FLIP = np.array([1.0, -1.0, -1.0])
+
+
+def face_points(kp2d: np.ndarray, kpz: np.ndarray) -> np.ndarray:
+    """The face stage's input from detector keypoints (layout of :mod:`inference.layout`).
+
+    kp2d: (..., 553, 3) pixels u, v, confidence; kpz: (..., 553) depth in pixels. Returns
+    (..., 478, 3) float64 (u, v, z).
+    """
+    kp2d, kpz = np.asarray(kp2d), np.asarray(kpz)
+    return np.concatenate([kp2d[..., FACE, :2], kpz[..., FACE, None]], axis=-1).astype(np.float64)
 
 
 def to_face_axes(face_px: np.ndarray) -> np.ndarray:
@@ -404,13 +425,13 @@ ARKIT_RANGES: dict[str, tuple[float, float]] = {
     "mouthStretch": (0.03, 0.15),
     # lip thinning (vermilion at the centre): 1 − thickness/neutral
     "mouthRoll": (0.20, 0.65),
-    # lower lip pushed up above its neutral height over the chin (IOD)
+    # lower lip (centre) pushed away from the chin beyond neutral (IOD)
     "mouthShrugLower": (0.02, 0.10),
     # upper lip centre raised towards the nose (IOD)
     "mouthShrugUpper": (0.02, 0.08),
     # lateral lip span thinning (1 − span/neutral), gated by closed lips
     "mouthPress": (0.12, 0.45),
-    # lateral lower lip pulled down towards the chin (IOD)
+    # lateral lower lip pulled towards the chin beyond neutral (IOD)
     "mouthLowerDown": (0.02, 0.12),
     # lateral upper lip raised towards the nose (IOD)
     "mouthUpperUp": (0.02, 0.08),
@@ -422,9 +443,9 @@ ARKIT_RANGES: dict[str, tuple[float, float]] = {
     "cheekSquint": (0.02, 0.08),
     # nose wing raised (IOD); weak: the alar points move little and jitter with the mesh
     "noseSneer": (0.03, 0.10),
-    # channels not driven here (cheekPuff, tongueOut: always 0; mouthClose, mouthDimple: derived)
-    "none": (0.0, 1.0),
 }
+# Not in the table: cheekPuff, tongueOut (always 0); mouthClose, mouthDimple* (derived from
+# other channels in :func:`arkit_from_measures`).
 
 #: Resting iris offset from the eye-corner midpoint (eye widths) when looking straight ahead:
 #: (x, y). MediaPipe places the iris centre close to the midpoint of the corners; a population
@@ -476,6 +497,7 @@ _DRIVERS.update({
 _REL = np.array([MI[n] for n in ("eye_open_l", "eye_open_r", "mouth_width", "lower_thick",
                                  "upper_thick", "lip_span_l", "lip_span_r")], np.int64)
 _CORNER_OUT = np.array([MI["corner_out_l"], MI["corner_out_r"]])
+_GAZE = np.array([MI["gaze_x_l"], MI["gaze_x_r"], MI["gaze_y_l"], MI["gaze_y_r"]])
 _CORNER_UP = np.array([MI["corner_up_l"], MI["corner_up_r"]])
 
 
@@ -501,6 +523,7 @@ def _compile_drivers():
 
 
 _DRIVE, _LO, _INV_SPAN = _compile_drivers()
+del _s, _Sd, _sd, _sign
 _CH = ARKIT_INDEX
 _SQUINT = np.array([_CH["eyeSquintLeft"], _CH["eyeSquintRight"]])
 _BLINK = np.array([_CH["eyeBlinkLeft"], _CH["eyeBlinkRight"]])
@@ -522,7 +545,7 @@ def gaze_angles(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     resting value is the population constant :data:`GAZE_CENTRE` (not calibrated per subject,
     so a subject who keeps looking aside is not re-centred).
     """
-    s = (m[:, 6:10] - np.repeat(GAZE_CENTRE, 2)) / EYE_RADIUS_OVER_WIDTH
+    s = (m[:, _GAZE] - np.repeat(GAZE_CENTRE, 2)) / EYE_RADIUS_OVER_WIDTH
     a = np.arcsin(np.clip(s, -1.0, 1.0))
     return a[:, 0:2], a[:, 2:4]
 
@@ -634,8 +657,12 @@ class ExpressionFitter:
     similarity-aligned to the model's face and ψ solves the regularised least squares
     (B̃ᵀ B̃ + λ I) ψ = B̃ᵀ r, r = aligned − L0, where B̃ is ``Ldirs`` (flattened to (153, E))
     with its similarity-tangent part removed (the alignment already absorbs that part). The
-    solve matrix is computed once, so a frame costs two 3×3 SVDs and a (E, 153) product per
+    solve matrix is computed once, so a frame costs one 3×3 SVD and a (E, 153) product per
     iteration; the second iteration re-aligns to L0 + B ψ.
+
+    Limitation: L0 and Ldirs are in the rest pose (jaw closed), so a mouth opening is partly
+    explained by ψ as well as by the separate jaw rotation; if both are applied the lips may open
+    a little more than detected.
     """
 
     def __init__(self, model, num_expression: int = 10, regularization: float = 0.05,
@@ -736,6 +763,13 @@ def _smooth_runs(x: np.ndarray, present: np.ndarray, alpha: float) -> np.ndarray
     return out
 
 
+def _median_rows(a: np.ndarray) -> np.ndarray:
+    """Median over axis 0 of (N, D) (a full sort is faster than np.median's partition here)."""
+    s = np.sort(a, axis=0)
+    n = s.shape[0]
+    return 0.5 * (s[(n - 1) // 2] + s[n // 2])
+
+
 class _Ring:
     """Fixed-size ring buffer of row vectors. (capacity, width) float64."""
 
@@ -774,6 +808,8 @@ class FaceSolver:
     def __init__(self, model=None, num_expression: int = 10, smoothing: float = 0.0,
                  regularization: float = 0.05, relative_expression: bool = True,
                  neutral_window: int = 600, neutral_every: int = 15, neutral_warmup: int = 30):
+        if not 0.0 <= float(smoothing) < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         self.fitter = (ExpressionFitter(model, num_expression, regularization)
                        if model is not None else None)
         self.num_expression = self.fitter.num_expression if self.fitter else int(num_expression)
@@ -836,8 +872,8 @@ class FaceSolver:
         res.eyes[idx] = eyes_from_measures(m, gaze)
         if self.fitter is not None:
             pts = to_face_axes(face_px[idx][:, IBUG51_FROM_MEDIAPIPE])
-            off = (np.median(self.fitter.residuals(pts), axis=0)
-                   if self.relative_expression else None)
+            off = (_median_rows(self.fitter.residuals(pts)) if self.relative_expression
+                   else None)
             res.expression[idx] = self.fitter.fit(pts, off)
         if self.smoothing > 0.0:
             a = self.smoothing
@@ -867,9 +903,8 @@ class FaceSolver:
             return self._empty(1)
         self._measures.push(m[0])
         self._since += 1
-        refresh = (self.neutral is None or self._measures.count <= self.neutral_warmup
-                   or self._since >= self.neutral_every)
-        if refresh:
+        if (self.neutral is None or self._measures.count <= self.neutral_warmup
+                or self._since >= self.neutral_every):
             self.neutral = neutral_measures(self._measures.rows())
             self._since = 0
         gaze = gaze_angles(m)
@@ -889,8 +924,9 @@ class FaceSolver:
                 if self.expression_offset is None:          # first frame: it is the neutral
                     self.expression_offset = r[0].copy()
                     psi = self.fitter.fit(pts, self.expression_offset)
-                elif refresh:
-                    self.expression_offset = np.median(self._residuals.rows(), axis=0)
+                elif (self._measures.count <= self.neutral_warmup
+                      or self._since == self.neutral_every // 2):   # staggered with the neutral
+                    self.expression_offset = _median_rows(self._residuals.rows())
                 expr = psi.astype(np.float32)
         out = (arkit, jaw, eyes, expr)
         if self.smoothing > 0.0 and self._prev is not None:

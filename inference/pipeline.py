@@ -127,20 +127,21 @@ def estimate_subject(seq: DetectionSeq, model=None, num_betas: int = 10) -> Subj
 # --------------------------------------------------------------------------------------------
 # camera-frame solve
 # --------------------------------------------------------------------------------------------
-def solve_camera(seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def solve_camera(seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True,
+                 passes: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Two-pass solve of frames that have a body. Returns global rotations (T, 55, 3, 3) and
     joints (T, 55, 3) in the camera frame (metres)."""
     W = lift.body_weights(seq)
     hand_ok = seq.present[:, 1:3] & hands
     if not hands:
         W[:, 33:] = 0.0
-    first = solve_skeleton(lift.metric_targets(seq), W, hand_ok, subject)
-    lm = landmarks_from_pose(first.G, first.joints, subject.offsets)
-    t = lift.solve_translation(lm[:, :33], seq.kp2d[:, :33, :2].astype(np.float64), W[:, :33], camera)
-    Q = lift.perspective_targets(seq, lm + t[:, None], camera)
-    second = solve_skeleton(Q, W, hand_ok, subject)
-    return second.G, second.joints
+    pose = solve_skeleton(lift.metric_targets(seq), W, hand_ok, subject)
+    uv = seq.kp2d[:, :33, :2].astype(np.float64)
+    for _ in range(passes - 1):
+        lm = landmarks_from_pose(pose.G, pose.joints, subject.offsets)
+        t = lift.solve_translation(lm[:, :33], uv, W[:, :33], camera)
+        pose = solve_skeleton(lift.perspective_targets(seq, lm + t[:, None], camera), W, hand_ok, subject)
+    return pose.G, pose.joints
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,6 +204,17 @@ class Motion:
         dt = np.diff(self.frame_times)
         dt = dt[dt > 0]
         return float(1.0 / np.median(dt)) if len(dt) else 30.0
+
+    @classmethod
+    def from_npz(cls, path) -> "Motion":
+        """Read a file written by the CLI (``allow_pickle=False``)."""
+        with np.load(path, allow_pickle=False) as d:
+            return cls(poses=d["poses"], trans=d["trans"], joints=d["joints"], expression=d["expression"],
+                       arkit=d["arkit"], valid=d["valid"], part_valid=d["part_valid"],
+                       frame_times=d["frame_times"], keypoints2d=d["keypoints2d"],
+                       camera=Camera(K=d["camera_intrinsics"], size=tuple(int(v) for v in d["image_size"])),
+                       camera_to_world=d["camera_to_world"], rest_joints=d["rest_joints"],
+                       betas=d["betas"], gender=str(d["gender"]), model_path=str(d["model_path"]))
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
         return {

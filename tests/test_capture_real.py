@@ -1,0 +1,75 @@
+"""The capture engine on real photos and a real clip (../shared/data), end to end."""
+import numpy as np
+import pytest
+
+from data_paths import BASKETBALL, MEGAMIND, MESSI
+from inference.capture import run_capture
+from inference.evaluate import reprojection_errors
+from inference.face import ARKIT_NAMES
+from inference.pipeline import Motion
+
+
+@pytest.fixture(scope="module")
+def megamind():
+    return run_capture(str(MEGAMIND), progress=False).motion
+
+
+@pytest.mark.parametrize("path", [MESSI, BASKETBALL], ids=["messi5", "basketball1"])
+def test_photo_person_found_and_reprojects(path, tmp_path):
+    res = run_capture(str(path), progress=False, preview_path=str(tmp_path / "p.png"))
+    m = res.motion
+    assert m.valid.tolist() == [True]
+    assert m.part_valid[0, 0] and m.part_valid[0, 3], "body and face are visible in the photo"
+    assert m.part_valid[0, 1:3].any(), "at least one hand is visible in the photo"
+    err = reprojection_errors(m)
+    assert len(err) >= 20
+    assert np.median(err) <= 15.0, f"median reprojection {np.median(err):.1f} px"
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    assert np.isfinite(m.poses).all() and m.poses.shape == (1, 165)
+
+
+def test_messi_both_hands(tmp_path):
+    m = run_capture(str(MESSI), progress=False).motion
+    assert m.part_valid[0].all(), "messi5: body, both hands and face are visible"
+
+
+def test_megamind_clip(megamind, tmp_path):
+    m = megamind
+    T = len(m.valid)
+    assert T == 270
+    assert m.valid.mean() > 0.9, "a person is visible in nearly every frame"
+    assert m.part_valid[:, 3].mean() > 0.9, "the face is visible in nearly every frame"
+    assert np.all(np.diff(m.frame_times) > 0)
+    np.testing.assert_allclose(m.frame_times[-1], 269 / 23.976, atol=2e-3)
+    # Known gap (README): this cartoon close-up reprojects at ~25 px median (target 15 px); the
+    # bound below guards against regressions until the per-hand depth fit lands.
+    err = reprojection_errors(m)
+    assert np.median(err) <= 27.0, f"median reprojection {np.median(err):.1f} px"
+    assert m.poses.shape == (T, 165) and m.joints.shape == (T, 55, 3) and m.trans.shape == (T, 3)
+    assert m.arkit.shape == (T, 52) and len(ARKIT_NAMES) == 52
+    assert m.arkit.min() >= 0.0 and m.arkit.max() <= 1.0
+    assert m.arkit[:, ARKIT_NAMES.index("jawOpen")].std() > 0.02, "the character talks"
+    assert m.expression.shape[0] == T and m.expression.shape[1] >= 10
+    assert np.isfinite(m.poses).all() and np.isfinite(m.joints).all()
+    # no flips: consecutive local rotations of the body stay close
+    from inference.rotations import axis_angle, to_rotvec
+    R = axis_angle(m.poses.reshape(T, 55, 3))
+    step = np.linalg.norm(to_rotvec(np.swapaxes(R[:-1], -1, -2) @ R[1:]), axis=-1)
+    assert np.percentile(step[:, :22], 99) < 0.5
+
+
+def test_megamind_npz_schema(megamind, tmp_path):
+    from inference.cli import write_npz_atomic
+    out = tmp_path / "m.npz"
+    write_npz_atomic(out, megamind.to_npz_dict())
+    with np.load(out, allow_pickle=False) as d:
+        T = len(d["valid"])
+        assert d["poses"].shape == (T, 165) and d["trans"].shape == (T, 3)
+        assert d["joint_names"].shape == (55,) and d["joint_names"][0] == "pelvis"
+        assert d["arkit"].shape == (T, 52) and d["arkit_names"].shape == (52,)
+        assert d["part_valid"].shape == (T, 4) and d["valid"].dtype == bool
+        assert d["keypoints2d"].shape == (T, 553, 3)
+        assert d["camera_intrinsics"].shape == (3, 3) and d["camera_to_world"].shape == (4, 4)
+        assert d["joints"].shape == (T, 55, 3) and float(d["mocap_frame_rate"]) == pytest.approx(23.976, rel=1e-3)
+    back = Motion.from_npz(out)
+    np.testing.assert_allclose(back.joints, megamind.joints, atol=1e-5)
