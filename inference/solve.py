@@ -57,6 +57,7 @@ FINGER_JOINTS = np.array([[[J[f"{s}_{f}{k}"] for k in (1, 2, 3)] for f in FINGER
 FINGER_LMS = np.array([[HAND_FINGER_START[f] + k for k in range(4)] for f in FINGERS])
 
 _X, _Z = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])
+LEG_VISIBLE = 0.5  # knee and ankle visibility below this: the leg hangs straight
 
 #: (55,) maximum local rotation angle in radians (joint limits).
 MAX_ANGLE = np.full(NUM_JOINTS, 1.9)
@@ -282,7 +283,7 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
     wb_pose = Q[:, LM_INDEX] - Q[:, LM_PINKY]
     wrist_hand = rot.align_two(va, vb, wa_hand, wb_hand)
     wrist_pose = rot.align_two(va_pose, vb, wa_pose, wb_pose)
-    pose_ok = (np.minimum(W[:, LM_INDEX], W[:, LM_PINKY]) > 0.3)[..., None, None]
+    pose_ok = (np.minimum(W[:, LM_INDEX], W[:, LM_PINKY]) > 0.6)[..., None, None]
     wrist_G = np.where(hand_ok[..., None, None], wrist_hand, np.where(pose_ok, wrist_pose, fore_hinge))
     axis = rot.normalize(B[WRIST])  # (2, 3)
     tw = rot.twist_angle(np.swapaxes(fore_hinge, -1, -2) @ wrist_G, axis)
@@ -321,6 +322,11 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
     foot_G = rot.align_two(toe_rest - heel_rest, rest[ANKLE] - heel_rest, to_t - he_t, an_t - he_t)
     G[:, ANKLE] = np.where(foot_w[..., None] > 0.0, foot_G, G[:, KNEE])
     G[:, FOOT] = G[:, ANKLE]
+    # legs the camera does not see (out of frame, hidden) hang straight from the pelvis instead of
+    # following the detector's guesses, whose bend direction wanders and would flip the thighs
+    seen = (np.minimum(W[:, LM_KNEE], W[:, LM_ANKLE]) >= LEG_VISIBLE)[..., None, None]
+    for chain in (HIP, KNEE, ANKLE, FOOT):
+        G[:, chain] = np.where(seen, G[:, chain], G[:, None, 0])
 
     G = limit_pose(G)
     return SkeletonPose(G=G, joints=forward_kinematics(G, rest, P[:, 0]))
