@@ -132,18 +132,6 @@ _W_TILT = 0.02     # pelvis tilt prefers the trunk axis
 _W_HEAD = 1.0      # the head must be reachable through a neck bent halfway
 
 
-def _spine3_pos(x, pelvis0, hip_axis, hip_mid, rest, B):
-    """Spine3 joint position for torso parameters x (see :func:`_torso_fk`)."""
-    G0 = rot.axis_angle(hip_axis * x[..., 0:1]) @ pelvis0
-    third = rot.axis_angle(x[..., 1:4])
-    p = hip_mid - rot.mv(G0, rest[HIP].mean(0) - rest[0])
-    g = G0
-    for j in (J["spine1"], J["spine2"], J["spine3"]):
-        p = p + rot.mv(g, B[j])
-        g = g @ third
-    return p
-
-
 def _torso_fk(x: np.ndarray, pelvis0: np.ndarray, hip_axis: np.ndarray, hip_mid: np.ndarray,
               rest: np.ndarray, B: np.ndarray, collar_basis: np.ndarray):
     """Torso forward kinematics from the 8 torso parameters.
@@ -151,7 +139,8 @@ def _torso_fk(x: np.ndarray, pelvis0: np.ndarray, hip_axis: np.ndarray, hip_mid:
     x: (..., 8) = pelvis tilt about the hip line (1), shared spine1/2/3 local rotation vector (3),
     left and right collar swings (2 + 2, perpendicular to each collar bone). Broadcasts against
     pelvis0 (..., 3, 3), hip_axis/hip_mid (..., 3). Returns pelvis, per-spine-joint rotation,
-    spine3 rotation, collar local rotations (..., 2, 3, 3) and shoulder positions (..., 2, 3).
+    spine3 rotation, spine3 position (..., 3), collar local rotations (..., 2, 3, 3) and shoulder
+    positions (..., 2, 3).
     """
     G0 = rot.axis_angle(hip_axis * x[..., 0:1]) @ pelvis0
     third = rot.axis_angle(x[..., 1:4])
@@ -164,7 +153,7 @@ def _torso_fk(x: np.ndarray, pelvis0: np.ndarray, hip_axis: np.ndarray, hip_mid:
     collar_local = rot.axis_angle(np.einsum("...sk,skd->...sd", c, collar_basis))
     collar_pos = p[..., None, :] + rot.mv(g[..., None, :, :], B[COLLAR])
     shoulders = collar_pos + rot.mv(g[..., None, :, :] @ collar_local, B[SHOULDER])
-    return G0, third, g, collar_local, shoulders
+    return G0, third, g, p, collar_local, shoulders
 
 
 def _solve_torso(pelvis0: np.ndarray, chest: np.ndarray, hip_mid: np.ndarray, hip_vec: np.ndarray,
@@ -194,10 +183,9 @@ def _solve_torso(pelvis0: np.ndarray, chest: np.ndarray, hip_mid: np.ndarray, hi
     head_bone = rot.mv(head_R, B[J["head"]])[:, None]                  # (T, 1, 3)
 
     def residual(xs):
-        _, _, g3, _, sh = _torso_fk(xs, pelvis0[:, None], axis[:, None], hip_mid[:, None], rest, B,
-                                    collar_basis)
+        _, _, g3, p3, _, sh = _torso_fk(xs, pelvis0[:, None], axis[:, None], hip_mid[:, None], rest, B,
+                                        collar_basis)
         r_sh = (sh - shoulder_t[:, None]).reshape(xs.shape[:-1] + (6,))
-        p3 = _spine3_pos(xs, pelvis0[:, None], axis[:, None], hip_mid[:, None], rest, B)
         neck = p3 + rot.mv(g3, B[J["neck"]])
         head_pred = neck + 0.5 * (rot.mv(g3, B[J["head"]]) + head_bone)
         r_head = _W_HEAD * (head_pred - head_t[:, None])
@@ -210,7 +198,7 @@ def _solve_torso(pelvis0: np.ndarray, chest: np.ndarray, hip_mid: np.ndarray, hi
         JtJ = Jm @ np.swapaxes(Jm, -1, -2) + 1e-6 * np.eye(8)
         dx = np.linalg.solve(JtJ, -(Jm @ r[:, 0, :, None]))[..., 0]
         x = x + dx
-    G0, third, _, collar_local, _ = _torso_fk(x, pelvis0, axis, hip_mid, rest, B, collar_basis)
+    G0, third, _, _, collar_local, _ = _torso_fk(x, pelvis0, axis, hip_mid, rest, B, collar_basis)
     return G0, third, collar_local
 
 
