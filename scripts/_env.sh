@@ -1,10 +1,12 @@
-# Shared by scripts/demo.sh and scripts/test.sh: create or reuse the local virtual environment
-# .venv (Python 3.11) and install the pinned requirements when they change. Source it, then call
-# ensure_venv [extra requirement files...].
+# Shared by scripts/demo.sh and scripts/test.sh: create or reuse the local virtual environments
+# (Python 3.11) and install the pinned requirements when they change. Source it, then call
+# ensure_venv [extra requirement files...]        -> .venv         (engine: requirements-worker.txt)
+# ensure_blender_venv [extra requirement files...] -> .venv-blender (bpy tests: requirements-blender.txt)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
+BLENDER_VENV="$ROOT/.venv-blender"
 
 find_python() {
   for py in python3.11 python3; do
@@ -16,8 +18,11 @@ find_python() {
   return 1
 }
 
-ensure_venv() {
-  local reqs=("$ROOT/requirements-worker.txt" "$@")
+# ensure_venv_at VENV_DIR REQUIREMENT_FILE... : create VENV_DIR if needed, (re)install the pins when
+# the files' sha256 differs from the stamp left by the last successful install.
+ensure_venv_at() {
+  local VENV="$1"; shift
+  local reqs=("$@")
   if [ ! -x "$VENV/bin/python" ]; then
     local py; py="$(find_python)"
     if ! "$py" -m venv "$VENV" 2>/dev/null; then
@@ -35,10 +40,18 @@ ensure_venv() {
   local stamp="$VENV/.requirements.sha256"
   local want; want="$(cat "${reqs[@]}" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "installing pinned packages into .venv (first run takes a few minutes) ..." >&2
+    echo "installing pinned packages into $(basename "$VENV") (first run takes a few minutes) ..." >&2
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade "pip==24.3.1"
     local args=(); for r in "${reqs[@]}"; do args+=(-r "$r"); done
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}"
     echo "$want" > "$stamp"
   fi
+}
+
+ensure_venv() {
+  ensure_venv_at "$VENV" "$ROOT/requirements-worker.txt" "$@"
+}
+
+ensure_blender_venv() {
+  ensure_venv_at "$BLENDER_VENV" "$ROOT/requirements-blender.txt" "$@"
 }

@@ -1,0 +1,71 @@
+"""Registration of the SMPL-X Mocap extension (Rigify-style, symmetric).
+
+``register`` imports and registers :data:`MODULES` in order; when one fails, the ones already
+registered are unregistered again and the error propagates (Blender reports it). ``unregister`` goes
+in reverse over what did register, never raises, stops the capture worker (``session.shutdown()``:
+child process and shared memory) and removes the ``load_pre`` handler, which stops the worker when
+another .blend file is loaded.
+"""
+from __future__ import annotations
+
+import importlib
+import traceback
+from types import ModuleType
+
+import bpy
+from bpy.app.handlers import persistent
+
+# Relative to this package; "..operators" is the sibling package at the extension root.
+MODULES = (".properties", ".preferences", "..operators", ".panel")
+
+_registered: list[ModuleType] = []
+
+
+def shutdown_session() -> None:
+    """Stop the worker and unlink its shared memory, when :mod:`.session` exists; never raises."""
+    try:
+        from . import session
+    except ImportError:  # not part of this build
+        return
+    except Exception:  # noqa: BLE001 - a broken session module must not break unregister
+        traceback.print_exc()
+        return
+    try:
+        session.shutdown()
+    except Exception:  # noqa: BLE001 - shutdown is best effort by contract
+        traceback.print_exc()
+
+
+@persistent
+def _on_load_pre(*_args) -> None:
+    shutdown_session()
+
+
+def register() -> None:
+    for name in MODULES:
+        try:
+            mod = importlib.import_module(name, __package__)
+            mod.register()
+        except Exception:
+            unregister()
+            raise
+        _registered.append(mod)
+    if not any(_is_our_handler(h) for h in bpy.app.handlers.load_pre):
+        bpy.app.handlers.load_pre.append(_on_load_pre)
+
+
+def _is_our_handler(fn) -> bool:
+    """Also matches the handler of an earlier import of this module (after a reload)."""
+    return getattr(fn, "__module__", None) == __name__ and getattr(fn, "__name__", None) == _on_load_pre.__name__
+
+
+def unregister() -> None:
+    for fn in [h for h in bpy.app.handlers.load_pre if _is_our_handler(h)]:
+        bpy.app.handlers.load_pre.remove(fn)
+    shutdown_session()
+    while _registered:
+        mod = _registered.pop()
+        try:
+            mod.unregister()
+        except Exception:  # noqa: BLE001 - keep unregistering the rest
+            traceback.print_exc()

@@ -1,0 +1,65 @@
+"""Per-scene capture settings: ``scene.smplx_mocap`` (a PropertyGroup on ``bpy.types.Scene``).
+
+Only user choices live here. The worker's live status (state, fps, latency, dropped, last error) is
+not stored in the .blend: the panel reads it from :mod:`.session`.
+"""
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+SOURCE_ITEMS = (
+    ("VIDEO", "Video", "A video file (container timestamps)"),
+    ("FOLDER", "Image Folder", "A folder of images, frames --folder-fps apart"),
+    ("WEBCAM", "Webcam", "A live camera (capture-clock timestamps)"),
+)
+DEVICE_ITEMS = (
+    ("AUTO", "Auto", "Use a GPU when the worker finds one, else the CPU"),
+    ("GPU", "GPU", "Run the detector on the GPU"),
+    ("CPU", "CPU", "Run the detector on the CPU"),
+)
+
+
+def _is_armature(_self, obj: bpy.types.Object) -> bool:
+    return obj.type == "ARMATURE"
+
+
+class MocapSettings(bpy.types.PropertyGroup):
+    """What to capture, from where, and into which armature."""
+
+    source_type: EnumProperty(name="Source", items=SOURCE_ITEMS, default="VIDEO",
+                              description="Where the frames come from")
+    video_path: StringProperty(name="Video", subtype="FILE_PATH", description="Video file to capture")
+    folder_path: StringProperty(name="Folder", subtype="DIR_PATH", description="Folder of images to capture")
+    webcam_index: IntProperty(name="Webcam", default=0, min=0, max=63,
+                              description="Camera index (0 is the system's default camera)")
+    use_body: BoolProperty(name="Body", default=True, description="Capture the body and root motion")
+    use_hands: BoolProperty(name="Hands", default=True, description="Capture the fingers")
+    use_face: BoolProperty(name="Face", default=True, description="Capture jaw, eyes and expressions")
+    smoothing: FloatProperty(name="Smoothing", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+                             description="0: raw and responsive, 1: smooth with more lag")
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="AUTO",
+                         description="Where the detector runs")
+    target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,
+                            description="Armature to drive (empty: a new SMPL-X armature is created)")
+    record: BoolProperty(name="Record", default=False,
+                         description="Key the live link into the armature's action")
+    fov: FloatProperty(name="FOV (deg)", default=60.0, min=10.0, max=170.0, precision=1,
+                       description="Horizontal field of view of the camera, in degrees")
+
+
+CLASSES = (MocapSettings,)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.smplx_mocap = PointerProperty(type=MocapSettings)
+
+
+def unregister() -> None:
+    if hasattr(bpy.types.Scene, "smplx_mocap"):
+        del bpy.types.Scene.smplx_mocap
+    for cls in reversed(CLASSES):
+        if getattr(cls, "is_registered", False):
+            bpy.utils.unregister_class(cls)

@@ -1,0 +1,288 @@
+"""The pump: each tick moves what the worker wrote into Blender (main thread only).
+
+``tick()`` is a plain function: ``bpy.app.timers`` calls it in the UI, and a headless script (where
+timers do not fire while it blocks) calls it in its own loop. Live mode poses the armature with the
+newest complete frame; while recording, and during a bake, every frame is consumed in order and
+written as keyframes in bulk chunks, so a worker that dies mid-way leaves every key received so far.
+
+A bake ends with the worker's batch solve (the same file ``python -m inference capture`` writes):
+its keys replace the preview keys of the streamed pass, so the action equals the engine's npz.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from . import session as sess_mod
+from .convert import C as Y_TO_Z, times_to_frames
+
+#: Received frames are written as keys at least this often (seconds) while recording or baking.
+FLUSH_INTERVAL_S = 0.5
+TICK_S = 1.0 / 60.0
+
+
+def rest_pelvis(obj: bpy.types.Object) -> np.ndarray:
+    """(3,) the armature's rest pelvis in SMPL-X Y-up metres (its data is Z-up)."""
+    return Y_TO_Z.T @ np.asarray(obj.data.bones["pelvis"].head_local, np.float64)
+
+
+@dataclass
+class Recorder:
+    """Frames received but not yet keyed, and where the keys go."""
+
+    obj_name: str
+    frame_start: float
+    time_origin: float | None = None   # source time placed at frame_start (None: first frame's)
+    pending: list[np.ndarray] = field(default_factory=list)     # (N, R) record chunks
+    pending_times: list[np.ndarray] = field(default_factory=list)
+    keyed: int = 0
+    last_flush: float = field(default_factory=time.monotonic)
+    mesh_name: str = ""
+    rest_pelvis: np.ndarray | None = None    # (3,) Y-up pelvis the records' trans refers to
+    body_column: int = field(default_factory=lambda: sess_mod.part_valid_column(0))
+
+    def add(self, times: np.ndarray, records: np.ndarray, rest_pelvis: np.ndarray | None = None) -> None:
+        if rest_pelvis is not None:
+            self.rest_pelvis = rest_pelvis
+        if len(times):
+            if self.time_origin is None:
+                self.time_origin = float(times[0])
+            self.pending.append(records)
+            self.pending_times.append(times)
+
+    def flush(self, scene: bpy.types.Scene, force: bool = False) -> int:
+        """Key the pending frames (bulk). Returns how many frames were keyed."""
+        if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_INTERVAL_S):
+            return 0
+        from . import keys
+        obj = bpy.data.objects.get(self.obj_name)
+        records, times = np.concatenate(self.pending), np.concatenate(self.pending_times)
+        self.pending, self.pending_times, self.last_flush = [], [], time.monotonic()
+        if obj is None:
+            return 0
+        person = records[:, self.body_column] > 0.5   # frames without a person get no key
+        records, times = records[person], times[person]
+        if not len(times):
+            return 0
+        a = sess_mod.records_to_arrays(records)
+        frames = times_to_frames(times - self.time_origin, scene.render.fps, scene.render.fps_base,
+                                 self.frame_start)
+        mesh = bpy.data.objects.get(self.mesh_name) if self.mesh_name else None
+        pelvis = self.rest_pelvis if self.rest_pelvis is not None else rest_pelvis(obj)
+        keys.write_keys(obj, frames, a["quat"], a["trans"], pelvis, a["expression"], a["arkit"], mesh_obj=mesh)
+        self.keyed += len(times)
+        return len(times)
+
+
+@dataclass
+class Live:
+    """The live link: a session, the armature it drives, and an optional recorder."""
+
+    session: sess_mod.WorkerSession
+    obj_name: str
+    recorder: Recorder | None = None
+    frames_applied: int = 0
+
+
+@dataclass
+class Bake:
+    """A bake in progress (see :func:`bake_step`)."""
+
+    session: sess_mod.WorkerSession
+    recorder: Recorder
+    out_npz: str
+    detections: str
+    cancelled: bool = False
+
+
+_LIVE: Live | None = None
+_TIMER_ON = False
+
+
+def live() -> Live | None:
+    return _LIVE
+
+
+# ---------------------------------------------------------------------------------------------
+# one tick
+# ---------------------------------------------------------------------------------------------
+def tick(scene: bpy.types.Scene | None = None) -> dict:
+    """Poll the live session once: pose the newest frame, key what the recorder received.
+
+    Returns a small report: ``{"state", "applied", "keyed", "dropped"}``. Never raises because of
+    the worker: a dead worker ends the link and its error is in the status line.
+    """
+    global _LIVE
+    scene = scene or bpy.context.scene
+    lv = _LIVE
+    if lv is None:
+        return {"state": "idle", "applied": 0, "keyed": 0, "dropped": 0}
+    st = lv.session.poll()
+    obj = bpy.data.objects.get(lv.obj_name)
+    applied = keyed = 0
+    if lv.recorder is not None:
+        ids, times, records = lv.session.read_new()
+        lv.recorder.add(times, records, lv.session.rest_pelvis())
+        latest = records[-1] if len(records) else None
+        keyed = lv.recorder.flush(scene)
+    else:
+        rec = lv.session.read_latest()
+        latest = rec.record if rec is not None else None
+    if latest is not None and obj is not None:
+        from . import keys
+        a = sess_mod.records_to_arrays(latest[None])
+        keys.apply_pose(obj, a["quat"][0], a["trans"][0], lv.session.rest_pelvis(), a["expression"][0],
+                        a["arkit"][0])
+        lv.frames_applied += 1
+        applied = 1
+    if lv.session.finished:
+        if lv.recorder is not None:
+            lv.recorder.flush(scene, force=True)
+        sess_mod.end_active()
+        _LIVE = None
+    return {"state": st.state, "applied": applied, "keyed": keyed, "dropped": st.dropped}
+
+
+def _timer() -> float | None:
+    global _TIMER_ON
+    try:
+        tick()
+    except Exception as exc:  # noqa: BLE001 - a timer that raises is silently dropped by Blender
+        sess_mod.status().last_error = f"{type(exc).__name__}: {exc}"
+        stop_live()
+    if _LIVE is None:
+        _TIMER_ON = False
+        return None
+    return TICK_S
+
+
+def start_timer() -> None:
+    global _TIMER_ON
+    if not _TIMER_ON:
+        bpy.app.timers.register(_timer, first_interval=TICK_S)
+        _TIMER_ON = True
+
+
+def stop_timer() -> None:
+    global _TIMER_ON
+    if _TIMER_ON and bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.unregister(_timer)
+    _TIMER_ON = False
+
+
+# ---------------------------------------------------------------------------------------------
+# live link
+# ---------------------------------------------------------------------------------------------
+def start_live(session: sess_mod.WorkerSession, obj: bpy.types.Object, use_timer: bool = True) -> Live:
+    global _LIVE
+    stop_live()
+    sess_mod.set_active(session)
+    _LIVE = Live(session=session, obj_name=obj.name)
+    if use_timer:
+        start_timer()
+    return _LIVE
+
+
+def set_recording(on: bool, scene: bpy.types.Scene, mesh_name: str = "") -> None:
+    """Start or stop recording the live link into keyframes (from the current frame on)."""
+    lv = _LIVE
+    if lv is None:
+        return
+    if on and lv.recorder is None:
+        lv.session.read_new()   # frames before this moment are not part of the take
+        lv.recorder = Recorder(obj_name=lv.obj_name, frame_start=float(scene.frame_current), mesh_name=mesh_name)
+    elif not on and lv.recorder is not None:
+        lv.recorder.flush(scene, force=True)
+        lv.recorder = None
+
+
+def stop_live(scene: bpy.types.Scene | None = None) -> int:
+    """End the live link (keys recorded so far are written). Returns frames recorded."""
+    global _LIVE
+    lv, _LIVE = _LIVE, None
+    stop_timer()
+    if lv is None:
+        return 0
+    n = 0
+    if lv.recorder is not None:
+        try:
+            lv.recorder.flush(scene or bpy.context.scene, force=True)
+        finally:
+            n = lv.recorder.keyed
+    sess_mod.end_active()
+    return n
+
+
+def stop_all() -> None:
+    """Used by shutdown: end the live link; a bake's session is ended by :func:`session.end_active`."""
+    try:
+        stop_live()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# bake
+# ---------------------------------------------------------------------------------------------
+def start_bake(session: sess_mod.WorkerSession, obj: bpy.types.Object, scene: bpy.types.Scene,
+               out_npz: str, detections: str, mesh_name: str = "") -> Bake:
+    sess_mod.set_active(session)
+    rec = Recorder(obj_name=obj.name, frame_start=float(scene.frame_start), time_origin=0.0,
+                   mesh_name=mesh_name)
+    return Bake(session=session, recorder=rec, out_npz=out_npz, detections=detections)
+
+
+def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
+    """Move received frames into keys. Returns 'running', 'done', 'failed' or 'cancelled'."""
+    st = job.session.poll()
+    _, times, records = job.session.read_new()
+    job.recorder.add(times, records, job.session.rest_pelvis())
+    job.recorder.flush(scene, force=job.session.finished)
+    if job.cancelled:
+        job.recorder.flush(scene, force=True)
+        sess_mod.end_active()
+        return "cancelled"
+    if not job.session.finished:
+        return "running"
+    # drain what the worker wrote between the last read and its exit
+    _, times, records = job.session.read_new()
+    job.recorder.add(times, records, job.session.rest_pelvis())
+    job.recorder.flush(scene, force=True)
+    final = sess_mod.end_active()
+    if final.state != "done":
+        return "failed"
+    if Path(job.out_npz).is_file():
+        apply_motion_file(job.out_npz, bpy.data.objects[job.recorder.obj_name], scene,
+                          mesh_name=job.recorder.mesh_name)
+    return "done"
+
+
+def load_motion(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an engine npz the add-on needs (``allow_pickle=False``)."""
+    with np.load(path, allow_pickle=False) as d:
+        keys = ("poses", "trans", "expression", "arkit", "frame_times", "valid", "rest_joints")
+        return {k: d[k] for k in keys}
+
+
+def apply_motion_file(path: str, obj: bpy.types.Object, scene: bpy.types.Scene, mesh_name: str = "",
+                      frame_start: float | None = None) -> int:
+    """Key an engine npz onto ``obj`` (frames with a person only). Returns the number of keyed frames."""
+    from . import keys
+    from .convert import axis_angle_to_quats
+    m = load_motion(path)
+    keep = m["valid"].astype(bool)
+    if not keep.any():
+        return 0
+    T = int(keep.sum())
+    quats = axis_angle_to_quats(m["poses"][keep].reshape(T, -1, 3))
+    start = float(scene.frame_start if frame_start is None else frame_start)
+    frames = times_to_frames(m["frame_times"][keep], scene.render.fps, scene.render.fps_base, start)
+    mesh = bpy.data.objects.get(mesh_name) if mesh_name else None
+    keys.write_keys(obj, frames, quats, m["trans"][keep], m["rest_joints"][0], m["expression"][keep],
+                    m["arkit"][keep], mesh_obj=mesh)
+    obj["smplx_mocap_motion"] = str(path)
+    return T

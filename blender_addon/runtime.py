@@ -1,0 +1,375 @@
+"""The worker's private inference runtime: a venv made from a system Python 3.11 with the pinned
+``requirements-worker.txt`` installed, in the extension's user folder (``<user dir>/runtime``).
+
+Blender's own Python is never used as the base and nothing is ever pip-installed into it. Setup runs
+as child processes (``python -m venv``, then ``pip install -r``) started from argument lists, their
+output appended to ``<user dir>/runtime-setup.log``; :class:`SetupJob` is polled (non-blocking) by the
+modal operator, or waited on by scripts. Standard library only (plus ``bpy`` for the user folder).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..inference.errors import MocapError
+
+EXTENSION_ROOT = Path(__file__).resolve().parents[1]
+ADDON_PACKAGE = __package__.rpartition(".")[0] or __package__
+REQUIREMENTS = EXTENSION_ROOT / "requirements-worker.txt"
+RUNTIME_DIRNAME = "runtime"
+LOG_NAME = "runtime-setup.log"
+STAMP_NAME = ".requirements.sha256"
+PYTHON_VERSION = (3, 11)
+PYTHON_NAMES = ("python3.11", "python3", "python")
+NO_RUNTIME_MESSAGE = "Set up the inference runtime in Preferences or pick a Python"
+_PIP_PROGRESS = ("Collecting ", "Requirement already satisfied: ", "Processing ")
+
+
+class RuntimeSetupError(MocapError):
+    """The private runtime cannot be created (no Python 3.11, a setup already running, ...)."""
+
+
+@dataclass(frozen=True)
+class RuntimePaths:
+    """Where the private runtime lives inside the extension's user folder."""
+
+    user_dir: Path
+
+    @property
+    def venv(self) -> Path:
+        return self.user_dir / RUNTIME_DIRNAME
+
+    @property
+    def python(self) -> Path:
+        return venv_python(self.venv)
+
+    @property
+    def log(self) -> Path:
+        return self.user_dir / LOG_NAME
+
+    @property
+    def stamp(self) -> Path:
+        return self.venv / STAMP_NAME
+
+
+@dataclass(frozen=True)
+class Step:
+    """One child process of the setup: a label, its argv and its share of the progress bar."""
+
+    label: str
+    argv: tuple[str, ...]
+    weight: float
+    expected_items: int = 0  # pip: number of pinned requirements, for the progress fraction
+
+
+@dataclass
+class JobState:
+    """A snapshot of a setup: ``phase`` is running, done, failed or cancelled."""
+
+    phase: str = "running"
+    fraction: float = 0.0
+    message: str = ""
+    returncode: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.phase == "running"
+
+
+def venv_python(venv: Path) -> Path:
+    """The interpreter inside a venv (``bin/python``, or ``Scripts/python.exe`` on Windows)."""
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def is_executable(path: str | os.PathLike) -> bool:
+    return bool(str(path)) and os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def requirements_digest(requirements: Path = REQUIREMENTS) -> str:
+    """sha256 of the requirements file, the same stamp ``scripts/_env.sh`` writes."""
+    return hashlib.sha256(requirements.read_bytes()).hexdigest()
+
+
+def count_requirements(requirements: Path) -> int:
+    """Pinned requirement lines (no comments, no blanks, no options)."""
+    lines = (ln.split("#", 1)[0].strip() for ln in requirements.read_text(encoding="utf-8").splitlines())
+    return sum(1 for ln in lines if ln and not ln.startswith("-"))
+
+
+def user_dir(create: bool = True) -> Path:
+    """The extension's private user folder (``bpy.utils.extension_path_user``)."""
+    import bpy
+
+    try:
+        return Path(bpy.utils.extension_path_user(ADDON_PACKAGE, create=create))
+    except (ValueError, AttributeError):  # loaded as a legacy add-on, not an extension
+        return Path(bpy.utils.user_resource("DATAFILES", path=ADDON_PACKAGE.rpartition(".")[2], create=create))
+
+
+def runtime_paths(create: bool = True) -> RuntimePaths:
+    return RuntimePaths(user_dir(create))
+
+
+def blender_python_dirs() -> tuple[Path, ...]:
+    """Folders holding Blender's bundled Python, never used as the runtime's base."""
+    import bpy
+
+    local = bpy.utils.resource_path("LOCAL")
+    return (Path(local).resolve(),) if local else ()
+
+
+def python_version(path: str | os.PathLike, timeout: float = 15.0) -> tuple[int, int] | None:
+    """``(major, minor)`` of an interpreter, or None when it does not run as Python."""
+    try:
+        out = subprocess.run([os.fspath(path), "-c", "import sys; print('%d %d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        major, minor = map(int, out.stdout.split())
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+    return (major, minor) if out.returncode == 0 else None
+
+
+def find_system_python(search_path: str | None = None, exclude: Sequence[Path] = ()) -> str | None:
+    """First ``python3.11`` / ``python3`` / ``python`` on PATH that is Python 3.11 and not inside ``exclude``."""
+    dirs = [d for d in (os.environ.get("PATH", "") if search_path is None else search_path).split(os.pathsep) if d]
+    seen: set[Path] = set()
+    for name in PYTHON_NAMES:
+        for d in dirs:
+            found = shutil.which(name, path=d)
+            if not found:
+                continue
+            real = Path(found).resolve()
+            if real in seen or any(real.is_relative_to(x) for x in exclude):
+                continue
+            seen.add(real)
+            if python_version(found) == PYTHON_VERSION:
+                return found
+    return None
+
+
+def worker_python(prefs, paths: RuntimePaths | None = None) -> str | None:
+    """The interpreter the worker runs with, or None (report :data:`NO_RUNTIME_MESSAGE`).
+
+    ``prefs.python_path`` when set and executable, else the private runtime's python once its setup
+    has completed (the stamp exists), else None.
+    """
+    chosen = _abspath((getattr(prefs, "python_path", "") or "").strip()) if prefs is not None else ""
+    if chosen and is_executable(chosen):
+        return chosen
+    paths = paths or runtime_paths(create=False)
+    if is_executable(paths.python) and paths.stamp.is_file():
+        return str(paths.python)
+    return None
+
+
+def status_line(prefs, paths: RuntimePaths | None = None) -> str:
+    """One read-only line for the preferences: which interpreter the worker will use, or what to do."""
+    job = active_job()
+    if job is not None and job.state.running:
+        return f"Setting up: {job.state.message or 'starting'} ({job.state.fraction:.0%})"
+    chosen = _abspath((getattr(prefs, "python_path", "") or "").strip()) if prefs is not None else ""
+    if chosen:
+        return f"Worker Python: {chosen}" if is_executable(chosen) else f"Not an executable: {chosen}"
+    paths = paths or runtime_paths(create=False)
+    if not (is_executable(paths.python) and paths.stamp.is_file()):
+        if job is not None and job.state.phase == "failed":
+            return f"Setup failed: {job.state.message} (log: {job.log_path})"
+        return "No inference runtime: click Set up inference runtime"
+    if paths.stamp.read_text().strip() != requirements_digest():
+        return f"Runtime outdated (new pins): set it up again ({paths.venv})"
+    return f"Runtime ready: {paths.python}"
+
+
+def _abspath(path: str) -> str:
+    if not path:
+        return ""
+    try:
+        import bpy
+
+        return bpy.path.abspath(path)
+    except ImportError:  # pure use outside Blender
+        return os.path.abspath(path)
+
+
+def setup_steps(base_python: str, paths: RuntimePaths, requirements: Path = REQUIREMENTS,
+                skip_pip: bool = False, pip_args: Sequence[str] = ()) -> list[Step]:
+    """The child processes that build the runtime, in order."""
+    steps = [Step("Creating the Python environment",
+                  (base_python, "-m", "venv", *(("--without-pip",) if skip_pip else ()), str(paths.venv)), 0.1)]
+    if not skip_pip:
+        steps.append(Step("Installing the pinned packages",
+                          (str(paths.python), "-m", "pip", "install", "--disable-pip-version-check",
+                           "--no-input", *pip_args, "-r", str(requirements)),
+                          0.9, count_requirements(requirements)))
+    return steps
+
+
+@dataclass
+class SetupJob:
+    """Runs :class:`Step` s one after another; ``poll`` never blocks, ``cancel`` kills the child."""
+
+    steps: list[Step]
+    log_path: Path
+    stamp: tuple[Path, str] | None = None  # written on success: (path, digest)
+    index: int = 0
+    state: JobState = field(default_factory=JobState)
+    _proc: subprocess.Popen | None = None
+    _log_offset: int = 0
+
+    def start(self) -> "SetupJob":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.stamp is not None:
+            self.stamp[0].unlink(missing_ok=True)  # not ready until this setup succeeds
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        step = self.steps[self.index]
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n[{time.strftime('%Y-%m-%d %H:%M:%S')}] $ {' '.join(step.argv)}\n".encode())
+            log.flush()  # before the child appends to the same file
+            self._log_offset = log.tell()
+            try:
+                self._proc = subprocess.Popen(step.argv, stdout=log, stderr=subprocess.STDOUT,
+                                              stdin=subprocess.DEVNULL, env=_child_env(), **_new_group())
+            except OSError as err:
+                self._proc = None
+                log.write(f"{err}\n".encode())
+                self.state = JobState("failed", self._fraction(0.0), f"{step.label} failed: {err}"[:300])
+                return
+        self.state = JobState("running", self._fraction(0.0), step.label)
+
+    def _fraction(self, within: float) -> float:
+        done = sum(s.weight for s in self.steps[: self.index])
+        return min(1.0, (done + self.steps[self.index].weight * within) / sum(s.weight for s in self.steps))
+
+    def _step_output(self) -> str:
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_offset)
+            return log.read().decode("utf-8", "replace")
+
+    def poll(self) -> JobState:
+        """Advance the job: update progress from the log, start the next step when one ends."""
+        if not self.state.running or self._proc is None:
+            return self.state
+        step, output = self.steps[self.index], self._step_output()
+        lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+        rc = self._proc.poll()
+        if rc is None:
+            seen = sum(ln.startswith(_PIP_PROGRESS) for ln in lines)
+            within = min(0.95, seen / step.expected_items) if step.expected_items else 0.5
+            msg = f"{step.label}: {lines[-1]}" if lines else step.label
+            self.state = JobState("running", self._fraction(within), msg[:160])
+            return self.state
+        self._proc = None
+        if rc != 0:
+            last = lines[-1] if lines else f"exit status {rc}"
+            self.state = JobState("failed", self._fraction(0.0), f"{step.label} failed: {last}"[:300], rc)
+            return self.state
+        self.index += 1
+        if self.index < len(self.steps):
+            self._launch()
+            return self.state
+        if self.stamp is not None:
+            self.stamp[0].write_text(self.stamp[1] + "\n")
+        self.state = JobState("done", 1.0, "done", 0)
+        return self.state
+
+    def wait(self, timeout: float | None = None, interval: float = 0.1) -> JobState:
+        """Block until the job ends (scripts and background mode); cancel it after ``timeout`` s."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll().running:
+            if end is not None and time.monotonic() > end:
+                return self.cancel()
+            time.sleep(interval)
+        return self.state
+
+    def cancel(self) -> JobState:
+        """Kill the running child (and its children) and mark the job cancelled."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            _kill_tree(proc)
+        if self.state.running:
+            self.state = JobState("cancelled", self.state.fraction, "cancelled", None)
+        return self.state
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+
+def _child_env() -> dict[str, str]:
+    """The setup's environment: Blender's Python variables removed, no user site, no pip prompts."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP")}
+    env.update(PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+    return env
+
+
+def _new_group() -> dict:
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _kill_tree(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    try:
+        if os.name == "nt":
+            proc.kill()
+        else:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        if os.name != "nt":
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait(grace)
+    except ProcessLookupError:
+        proc.wait(grace)
+
+
+# --- the one setup that may run at a time --------------------------------------------------------
+_ACTIVE: SetupJob | None = None
+
+
+def active_job() -> SetupJob | None:
+    return _ACTIVE
+
+
+def start_setup(base_python: str | None = None, paths: RuntimePaths | None = None,
+                requirements: Path = REQUIREMENTS, skip_pip: bool = False,
+                pip_args: Sequence[str] = ()) -> SetupJob:
+    """Start building the private runtime; raise :class:`RuntimeSetupError` with what to do."""
+    global _ACTIVE
+    if _ACTIVE is not None and _ACTIVE.poll().running:
+        raise RuntimeSetupError("the inference runtime is already being set up: wait or press Esc")
+    if not requirements.is_file():
+        raise RuntimeSetupError(f"{requirements} is missing: reinstall the extension")
+    base = base_python or find_system_python(exclude=blender_python_dirs())
+    if not base:
+        raise RuntimeSetupError("no system Python 3.11 on PATH: install it (Debian/Ubuntu: apt-get install "
+                                "python3.11 python3.11-venv) or pick a Python in Preferences")
+    if python_version(base) != PYTHON_VERSION:
+        raise RuntimeSetupError(f"{base} is not Python 3.11: install Python 3.11 or pick another interpreter")
+    paths = paths or runtime_paths(create=True)
+    stamp = None if skip_pip else (paths.stamp, requirements_digest(requirements))
+    _ACTIVE = SetupJob(setup_steps(base, paths, requirements, skip_pip, pip_args), paths.log, stamp).start()
+    return _ACTIVE
+
+
+def cancel_active() -> None:
+    """Kill a running setup (Esc, unregister); never raises."""
+    global _ACTIVE
+    job, _ACTIVE = _ACTIVE, None
+    if job is not None:
+        try:
+            job.cancel()
+        except OSError:
+            pass

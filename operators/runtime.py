@@ -1,0 +1,111 @@
+"""``mocap.setup_runtime``: build the worker's private Python runtime without blocking the UI.
+
+Invoked from the UI it is modal: a timer polls the setup, the status bar and ``wm.progress_*`` show
+its progress, Esc kills the running child. Executed from a script (or in background mode) it waits.
+"""
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, StringProperty
+
+from ..blender_addon import runtime
+
+_POLL_S = 0.25
+
+
+class MOCAP_OT_setup_runtime(bpy.types.Operator):
+    """Create a private Python 3.11 environment for the capture worker and install its pinned packages"""
+
+    bl_idname = "mocap.setup_runtime"
+    bl_label = "Set up inference runtime"
+    bl_options = {"REGISTER"}
+
+    base_python: StringProperty(
+        name="Base Python", options={"HIDDEN", "SKIP_SAVE"},
+        description="System Python 3.11 to create the environment from (empty: search PATH)")
+    skip_pip: BoolProperty(
+        name="Skip pip", default=False, options={"HIDDEN", "SKIP_SAVE"},
+        description="Only create the environment, install nothing (tests, offline preparation)")
+
+    _timer = None  # plain class attributes (not annotations: Blender reads those as properties)
+    _job = None
+
+    @classmethod
+    def poll(cls, context):
+        job = runtime.active_job()
+        return job is None or not job.state.running
+
+    def _start(self) -> bool:
+        try:
+            self._job = runtime.start_setup(self.base_python or None, skip_pip=self.skip_pip)
+        except runtime.RuntimeSetupError as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        return True
+
+    def _finish(self, state: runtime.JobState) -> set[str]:
+        log = runtime.runtime_paths(create=False).log
+        if state.phase == "done":
+            python = runtime.runtime_paths(create=False).python
+            self.report({"INFO"}, f"inference runtime ready: {python}" if not self.skip_pip
+                        else f"environment created (no packages installed): {python}")
+            return {"FINISHED"}
+        if state.phase == "cancelled":
+            self.report({"WARNING"}, "runtime setup cancelled; run it again to finish")
+            return {"CANCELLED"}
+        self.report({"ERROR"}, f"{state.message} (log: {log})")
+        return {"CANCELLED"}
+
+    def execute(self, context):
+        if not self._start():
+            return {"CANCELLED"}
+        return self._finish(self._job.wait())
+
+    def invoke(self, context, event):
+        if not self._start():
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(_POLL_S, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 100)
+        self._show(context, self._job.state)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC" and event.value == "PRESS":
+            runtime.cancel_active()
+            self._end(context)
+            return self._finish(self._job.state)
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        state = self._job.poll()
+        if state.running:
+            self._show(context, state)
+            return {"RUNNING_MODAL"}
+        self._end(context)
+        return self._finish(state)
+
+    def cancel(self, context):  # Blender ends the modal (file load, window closed)
+        runtime.cancel_active()
+        self._end(context)
+
+    def _show(self, context, state: runtime.JobState) -> None:
+        context.window_manager.progress_update(int(round(100 * state.fraction)))
+        if context.workspace is not None:
+            context.workspace.status_text_set(f"SMPL-X runtime {state.fraction:.0%}: {state.message}  (Esc: cancel)")
+        for window in context.window_manager.windows:
+            for area in window.screen.areas:
+                if area.type == "PREFERENCES":
+                    area.tag_redraw()
+
+    def _end(self, context) -> None:
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+
+
+CLASSES = (MOCAP_OT_setup_runtime,)

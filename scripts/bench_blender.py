@@ -1,0 +1,60 @@
+#!/usr/bin/env python
+"""The add-on's benchmark: frame transport, bulk baking and the live tick; prints one JSON object.
+
+Run with the Blender-as-module venv (``scripts/test.sh`` makes it)::
+
+    .venv-blender/bin/python scripts/bench_blender.py [--frames 20000] [--insert-frames 1000]
+
+Keys (targets from issue 3):
+
+* ``shm_us_per_frame`` / ``pipe_us_per_frame``: one frame record (55 quaternions, root, 10
+  expression, 52 ARKit, 4 part flags) written by a worker process and read by this process through
+  the shared-memory ring, vs the same fields pickled through a ``multiprocessing.Pipe``; CPU time of
+  both processes per frame (see scripts/bench_stream.py). Target: ring ≤ 50 µs and ≥ 10× faster.
+  ``*_inprocess_*``: the same pair one frame at a time in a single process (no batching at all).
+* ``bake_10k_s`` / ``keyframe_insert_10k_s``: 10,000 frames × 285 channels keyed in bulk vs with
+  ``keyframe_insert`` (extrapolated from ``keyframe_insert_frames_measured``). Target ≤ 2 s, ≥ 10×.
+* ``live_tick_ms``: one live pose application. Target ≤ 2 ms.
+
+The transport part runs before bpy is imported (its child processes are forked).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_stream  # noqa: E402  (no bpy)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=20_000, help="frames per two-process transport stream")
+    ap.add_argument("--insert-frames", type=int, default=1_000, help="frames keyed with keyframe_insert")
+    ap.add_argument("--ticks", type=int, default=300, help="live ticks timed")
+    args = ap.parse_args(argv)
+    shm, shm_wall = bench_stream.shm_two_process(args.frames)
+    pipe, pipe_wall = bench_stream.pipe_two_process(args.frames)
+    shm_1 = bench_stream.shm_in_process(2000)
+    pipe_1 = bench_stream.pipe_in_process(2000)
+
+    import bench_keys  # imports bpy
+    keys = bench_keys.main(["--insert-frames", str(args.insert_frames), "--ticks", str(args.ticks)], emit=False)
+    result = {
+        "shm_us_per_frame": round(shm, 2), "pipe_us_per_frame": round(pipe, 2),
+        "shm_vs_pipe": round(pipe / shm, 1),
+        "transport_measure": "two processes, one-way, CPU time of producer + consumer per frame",
+        "shm_inprocess_us_per_frame": round(shm_1, 2), "pipe_inprocess_us_per_frame": round(pipe_1, 2),
+        "shm_wall_us_per_frame": round(shm_wall, 2), "pipe_wall_us_per_frame": round(pipe_wall, 2),
+        **{k: v for k, v in keys.items()},
+    }
+    result["bake_vs_keyframe_insert"] = result.pop("ratio")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

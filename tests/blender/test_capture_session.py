@@ -1,0 +1,202 @@
+"""The add-on end to end in headless bpy: bake a real clip, live link with recording, a killed worker.
+
+The worker is a real child process in the engine's venv; the add-on's own operators run it (their
+blocking ``execute`` path, as a script uses them) and ``pump.tick`` is called as a plain function.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+
+from conftest import MODULE, ROOT
+
+MEGAMIND = ROOT.parent / "shared" / "data" / "video" / "Megamind.avi"
+
+
+def addon(name: str):
+    return importlib.import_module(f"{MODULE}.{name}")
+
+
+def setup_capture(worker_python: str, source: Path, source_type: str = "VIDEO"):
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    prefs.python_path = worker_python
+    props = bpy.context.scene.smplx_mocap
+    props.source_type = source_type
+    if source_type == "VIDEO":
+        props.video_path = str(source)
+    else:
+        props.folder_path = str(source)
+    return props
+
+
+def keyed_frames(obj) -> dict[str, np.ndarray]:
+    """data_path[index] → key frames of every F-curve driving ``obj``."""
+    keys = addon("blender_addon.keys")
+    out = {}
+    for fc in keys.fcurves_of(obj).values():
+        co = np.zeros(2 * len(fc.keyframe_points))
+        fc.keyframe_points.foreach_get("co", co)
+        out[f"{fc.data_path}[{fc.array_index}]"] = co[0::2]
+    return out
+
+
+@pytest.fixture(scope="module")
+def frames_folder(tmp_path_factory, worker_python) -> Path:
+    """Eight frames of Megamind.avi as PNGs: a short clip the live link loops over several times."""
+    folder = tmp_path_factory.mktemp("frames")
+    code = ("import cv2, sys\nc = cv2.VideoCapture(sys.argv[1])\nfor i in range(60):\n    ok, im = c.read()\n"
+            "    if i >= 52: cv2.imwrite(f'{sys.argv[2]}/f{i:03d}.png', im)\n")
+    subprocess.run([worker_python, "-c", code, str(MEGAMIND), str(folder)], check=True, timeout=60)
+    assert len(list(folder.glob("*.png"))) == 8
+    return folder
+
+
+@pytest.mark.skipif(not MEGAMIND.is_file(), reason="shared data missing")
+def test_bake_megamind_equals_engine_npz(installed_addon, worker_python, no_leaks):
+    setup_capture(worker_python, MEGAMIND)
+    assert bpy.ops.mocap.bake() == {"FINISHED"}
+    session = addon("blender_addon.session")
+    st = session.status()
+    assert st.state == "done" and st.dropped == 0 and st.received > 0, st
+    obj = bpy.context.scene.smplx_mocap.target
+    with np.load(obj["smplx_mocap_motion"], allow_pickle=False) as d:
+        poses, valid, times = d["poses"], d["valid"], d["frame_times"]
+        expression, arkit = d["expression"], d["arkit"]
+    assert st.received == len(valid)            # every frame was streamed, in order, none dropped
+    n = int(valid.sum())
+    assert n > 0.8 * len(valid)
+    frames = keyed_frames(obj)
+    quat_paths = [p for p in frames if p.endswith("rotation_quaternion[0]")]
+    assert len(quat_paths) == 55
+    assert all(len(v) == n for v in frames.values()), {k: len(v) for k, v in frames.items() if len(v) != n}
+    for name in ("eyeBlinkLeft", "jawOpen", "mouthSmileRight"):
+        assert f'["{name}"][0]' in frames
+    assert '["expr_000"][0]' in frames
+    scene = bpy.context.scene
+    want = times[valid] * scene.render.fps / scene.render.fps_base + scene.frame_start
+    assert np.allclose(frames[quat_paths[0]], want, atol=1e-6)
+    keys, convert = addon("blender_addon.keys"), addon("blender_addon.convert")
+    got = keys.read_keys(obj)
+    q_want = convert.axis_angle_to_quats(poses[valid].reshape(n, 55, 3))
+    diff = np.abs(got["quats"] - np.sign((got["quats"] * q_want).sum(-1, keepdims=True)) * q_want).max()
+    assert diff < 1e-4
+    assert np.allclose(got["arkit"], arkit[valid], atol=1e-5)
+    assert np.allclose(got["expression"], expression[valid], atol=1e-5)
+
+
+def test_live_link_records_every_frame_of_a_looping_clip(installed_addon, worker_python, frames_folder, no_leaks):
+    setup_capture(worker_python, frames_folder, "FOLDER")
+    assert bpy.ops.mocap.live_start(loop=True, use_timer=False) == {"FINISHED"}
+    pump = addon("blender_addon.pump")
+    end = time.monotonic() + 60
+    while pump.live().frames_applied == 0 and time.monotonic() < end:
+        pump.tick()
+        time.sleep(0.005)
+    assert pump.live().frames_applied > 0, addon("blender_addon.session").status()
+    obj = bpy.data.objects[pump.live().obj_name]
+    assert any(pb.rotation_quaternion[0] < 0.9999 for pb in obj.pose.bones)   # the live pose moved bones
+    assert bpy.ops.mocap.record_toggle() == {"FINISHED"}
+    want = 24   # three passes over the 8-frame folder
+    received = 0
+    while received < want and time.monotonic() < end:
+        received += pump.tick()["keyed"]
+        rec = pump.live().recorder
+        received = rec.keyed + sum(len(t) for t in rec.pending_times)
+        time.sleep(0.005)
+    st = addon("blender_addon.session").status()
+    assert bpy.ops.mocap.live_stop() == {"FINISHED"}
+    assert received >= want and st.dropped == 0
+    frames = keyed_frames(obj)
+    lengths = {len(v) for v in frames.values()}
+    assert lengths == {received}
+    f = next(iter(frames.values()))
+    assert np.all(np.diff(f) > 0)    # one key per captured frame, placed by the source's clock
+
+
+@pytest.mark.skipif(not MEGAMIND.is_file(), reason="shared data missing")
+def test_killed_worker_mid_bake_keeps_keys(installed_addon, worker_python, no_leaks):
+    setup_capture(worker_python, MEGAMIND)
+    session = addon("blender_addon.session")
+    killed = {}
+
+    def killer():
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            sess = session.active()
+            if sess is not None and sess.ring.progress[0] >= 15:
+                os.kill(sess.process.pid, signal.SIGKILL)
+                killed["at"] = sess.ring.progress[0]
+                return
+            time.sleep(0.01)
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    with pytest.raises(RuntimeError, match="killed"):
+        bpy.ops.mocap.bake()
+    t.join(5)
+    assert killed, "the worker was never seen running"
+    obj = bpy.context.scene.smplx_mocap.target
+    frames = keyed_frames(obj)
+    n = {len(v) for v in frames.values()}
+    assert len(n) == 1 and 0 < n.pop() <= len(list(range(killed["at"] + 300)))
+    assert session.active() is None and session.status().state == "failed"
+
+
+@pytest.mark.skipif(not MEGAMIND.is_file(), reason="shared data missing")
+def test_blender_capture_script_writes_blend(tmp_path, worker_python):
+    """The headless script as a user runs it: its own bpy process, the built zip, the bake operator."""
+    import sys
+    out = tmp_path / "take.blend"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "blender_capture.py"), str(MEGAMIND),
+                           "--out", str(out), "--max-frames", "12", "--python", worker_python],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == str(out) and out.is_file()
+    assert (tmp_path / "take.smplx.npz").is_file() and (tmp_path / "take.detections.npz").is_file()
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "blender_capture.py"), str(tmp_path / "missing.mp4"),
+                          "--out", str(tmp_path / "bad.blend"), "--python", worker_python],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.blend").exists()
+
+
+@pytest.mark.skipif(not MEGAMIND.is_file(), reason="shared data missing")
+def test_bake_with_user_model_keys_expression_shape_keys(installed_addon, worker_python, tmp_path, no_leaks):
+    """With a model file: the armature gets the skinned mesh and its Exp### shape keys are keyed."""
+    path = tmp_path / "SMPLX_NEUTRAL.npz"
+    subprocess.run([worker_python, "-c", "import sys; from inference.testing_model import make_test_model; "
+                    "make_test_model(sys.argv[1])", str(path)], cwd=ROOT, check=True, timeout=120)
+    setup_capture(worker_python, MEGAMIND)
+    bpy.context.preferences.addons[MODULE].preferences.model_path = str(path)
+    try:
+        assert bpy.ops.mocap.bake(max_frames=8) == {"FINISHED"}
+    finally:
+        bpy.context.preferences.addons[MODULE].preferences.model_path = ""
+    obj = bpy.context.scene.smplx_mocap.target
+    mesh = next(c for c in obj.children if c.type == "MESH")
+    key = mesh.data.shape_keys
+    assert "Exp000" in key.key_blocks
+    paths = {fc.data_path for fc in addon("blender_addon.keys").fcurves_of(key).values()}
+    assert 'key_blocks["Exp000"].value' in paths
+
+
+def test_disable_during_live_link_stops_worker(extension_module, bpy_clean, worker_python, frames_folder, no_leaks):
+    from conftest import disable, enable
+    enable(extension_module)
+    try:
+        setup_capture(worker_python, frames_folder, "FOLDER")
+        assert bpy.ops.mocap.live_start(loop=True, use_timer=False) == {"FINISHED"}
+        sess = addon("blender_addon.session").active()
+        assert sess is not None and sess.alive
+    finally:
+        disable(extension_module)     # unregister must stop the child and unlink the ring
+    assert sess.finished and not Path(sess.ring.path).exists()
