@@ -92,6 +92,18 @@ def test_bake_megamind_equals_engine_npz(installed_addon, worker_python, no_leak
     assert np.allclose(got["arkit"], arkit[valid], atol=1e-5)
     assert np.allclose(got["expression"], expression[valid], atol=1e-5)
 
+    # non-destructive: another smoothing re-solves the action from the cached detections
+    bpy.context.scene.smplx_mocap.smoothing = 0.0
+    assert bpy.ops.mocap.resolve() == {"FINISHED"}
+    assert session.status().state == "done"
+    with np.load(obj["smplx_mocap_motion"], allow_pickle=False) as d:
+        poses2 = d["poses"]
+    assert not np.allclose(poses2, poses, atol=1e-3)
+    again = keys.read_keys(obj)
+    assert again["quats"].shape == got["quats"].shape
+    q2 = convert.axis_angle_to_quats(poses2[valid].reshape(n, 55, 3))
+    assert np.abs(again["quats"] - np.sign((again["quats"] * q2).sum(-1, keepdims=True)) * q2).max() < 1e-4
+
 
 def test_live_link_records_every_frame_of_a_looping_clip(installed_addon, worker_python, frames_folder, no_leaks):
     setup_capture(worker_python, frames_folder, "FOLDER")
