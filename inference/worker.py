@@ -48,7 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from . import stream  # noqa: E402
-from .errors import DetectorError, InputError, MocapError  # noqa: E402
+from .errors import InputError, MocapError  # noqa: E402
 
 EXIT_OK, EXIT_BUG, EXIT_USER_ERROR = 0, 1, 2
 HEARTBEAT_PERIOD_S = 0.1
@@ -92,8 +92,10 @@ def check_options(args: argparse.Namespace) -> None:
     if args.mode in ("live", "bake") and not args.source:
         raise InputError(f"--mode {args.mode} needs --source (a video, image, folder or webcam:N)")
     if args.mode in ("live", "bake") and args.device == "gpu":
-        raise DetectorError("--device gpu: the bundled MediaPipe Holistic detector runs on the CPU only; "
-                            "use --device auto or cpu")
+        # The embedded detector has no GPU path: fall back to the CPU rather than refusing to work.
+        print("warning: --device gpu: the bundled MediaPipe Holistic detector runs on the CPU; using the CPU",
+              file=sys.stderr)
+        args.device = "cpu"
     if args.mode == "resolve" and not args.detections:
         raise InputError("--mode resolve needs --detections (the cache a bake wrote)")
     if args.mode in ("bake", "resolve") and not args.out:
