@@ -37,6 +37,14 @@ def expression_prop_name(i: int) -> str:
     return f"expr_{i:03d}"
 
 
+NUM_SHAPE_KEYS = 10   # betas exposed as shape keys (the first ten carry almost all of the shape)
+
+
+def shape_key_name(i: int) -> str:
+    """Name of the i-th shape (beta) key on the SMPL-X mesh (``Shape000``)."""
+    return f"Shape{i:03d}"
+
+
 def expression_key_name(i: int) -> str:
     """Name of the i-th expression shape key on the SMPL-X mesh (``Exp000``)."""
     return f"Exp{i:03d}"
@@ -262,11 +270,13 @@ def build_mesh(context: bpy.types.Context, armature_obj: bpy.types.Object, model
                betas: np.ndarray | None = None, num_expression: int = DEFAULT_NUM_EXPRESSION,
                collection=None) -> bpy.types.Object:
     """Skinned SMPL-X mesh parented to ``armature_obj``: vertices, faces, vertex groups, Armature
-    modifier, shape keys ``Basis`` and ``Exp000``..``Exp{E-1}`` (from ``model.exprdirs``).
+    modifier, shape keys ``Basis`` (the template), ``Shape000``.. (one per beta, set to ``betas``:
+    the mix is the subject's shape) and ``Exp000``..``Exp{E-1}`` (from ``model.exprdirs``).
 
     Returns the mesh object (named ``<armature>_body``).
     """
-    verts = points_to_blender(_shaped_vertices(model, betas))                     # (V, 3) Z-up
+    template = np.asarray(model.v_template, np.float64)
+    verts = points_to_blender(template)                                           # (V, 3) Z-up
     mesh = bpy.data.meshes.new(f"{armature_obj.name}_body")
     _fill_mesh(mesh, verts, model.faces)
     obj = bpy.data.objects.new(f"{armature_obj.name}_body", mesh)
@@ -277,6 +287,17 @@ def build_mesh(context: bpy.types.Context, armature_obj: bpy.types.Object, model
     mod.object = armature_obj
     mod.use_vertex_groups = True
     obj.shape_key_add(name="Basis", from_mix=False)
+    b = np.zeros(0) if betas is None else np.asarray(betas, np.float64).reshape(-1)
+    if b.size > model.num_betas:
+        raise ValueError(f"betas has {b.size} coefficients but the model has {model.num_betas}: "
+                         f"pass at most {model.num_betas}")
+    n_shape = min(max(NUM_SHAPE_KEYS, b.size), model.num_betas)
+    shape_dirs = points_to_blender(np.moveaxis(model.shapedirs[..., :n_shape], -1, 0))   # (B, V, 3)
+    for i in range(n_shape):                                     # one shape key per beta
+        kb = obj.shape_key_add(name=shape_key_name(i), from_mix=False)
+        kb.slider_min, kb.slider_max = -5.0, 5.0
+        kb.data.foreach_set("co", (verts + shape_dirs[i]).astype(np.float32).ravel())
+        kb.value = float(b[i]) if i < b.size else 0.0
     n_expr = min(int(num_expression), model.num_expression)
     if n_expr:
         dirs = points_to_blender(np.moveaxis(model.exprdirs[..., :n_expr], -1, 0))  # (E, V, 3)
@@ -284,6 +305,7 @@ def build_mesh(context: bpy.types.Context, armature_obj: bpy.types.Object, model
             kb = obj.shape_key_add(name=expression_key_name(i), from_mix=False)
             kb.slider_min, kb.slider_max = -10.0, 10.0
             kb.data.foreach_set("co", (verts + dirs[i]).astype(np.float32).ravel())
+            kb.value = 0.0                                       # shape_key_add may start a key at 1
     mesh.update()
     return obj
 

@@ -321,7 +321,7 @@ def test_model_mesh_groups_shape_keys_and_keys(ctx, model, amass):
     shaped = model.v_template + model.shapedirs[..., :10] @ betas
     co = np.empty(3 * len(me.vertices), np.float32)
     me.vertices.foreach_get("co", co)
-    np.testing.assert_allclose(co.reshape(-1, 3), cv.points_to_blender(shaped), atol=1e-5)
+    np.testing.assert_allclose(co.reshape(-1, 3), cv.points_to_blender(model.v_template), atol=1e-5)
     loops = np.empty(len(me.loops), np.int32)
     me.loops.foreach_get("vertex_index", loops)
     np.testing.assert_array_equal(loops.reshape(-1, 3), model.faces)
@@ -335,10 +335,20 @@ def test_model_mesh_groups_shape_keys_and_keys(ctx, model, amass):
     mod = mesh_obj.modifiers["Armature"]
     assert mod.type == "ARMATURE" and mod.object == obj
     blocks = me.shape_keys.key_blocks
-    assert [kb.name for kb in blocks] == ["Basis"] + [f"Exp{i:03d}" for i in range(10)]
+    assert [kb.name for kb in blocks] == (["Basis"] + [f"Shape{i:03d}" for i in range(10)]
+                                          + [f"Exp{i:03d}" for i in range(10)])
     kco = np.empty(3 * len(me.vertices), np.float32)
     blocks["Exp004"].data.foreach_get("co", kco)
-    np.testing.assert_allclose(kco.reshape(-1, 3), cv.points_to_blender(shaped + model.exprdirs[..., 4]), atol=1e-5)
+    np.testing.assert_allclose(kco.reshape(-1, 3), cv.points_to_blender(model.v_template + model.exprdirs[..., 4]),
+                               atol=1e-5)
+    blocks["Shape003"].data.foreach_get("co", kco)       # betas are shape keys set to the subject's values
+    np.testing.assert_allclose(kco.reshape(-1, 3), cv.points_to_blender(model.v_template + model.shapedirs[..., 3]),
+                               atol=1e-5)
+    assert [blocks[f"Shape{i:03d}"].value for i in range(10)] == pytest.approx(betas, abs=1e-6)
+    mixed = np.empty(3 * len(me.vertices), np.float32)
+    ctx.view_layer.update()
+    mesh_obj.evaluated_get(ctx.evaluated_depsgraph_get()).data.vertices.foreach_get("co", mixed)
+    np.testing.assert_allclose(mixed.reshape(-1, 3), cv.points_to_blender(shaped), atol=1e-4)
 
     # keyed: shape-key values on the Key's own action, and the skinned mesh follows the skeleton
     quats, trans = amass
