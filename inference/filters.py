@@ -50,7 +50,7 @@ _SIGN_FLIP = np.array([-1.0, -1.0, -1.0, 1.0])
 
 # Structure constants of the Hamilton product in (x, y, z, w) order: for unit quaternions a, b,
 # (a ⊗ b)[k] = sum_ij a[i] b[j] _QMUL[i, j, k]. Built once; lets quat_mul be one outer product and
-# one matrix product, whatever the number of quaternions.
+# one weighted sum, whatever the number of quaternions.
 def _qmul_table() -> np.ndarray:
     table = np.zeros((4, 4, 4))
     e = np.eye(4)
@@ -67,14 +67,22 @@ def _qmul_table() -> np.ndarray:
 _QMUL = _qmul_table()
 
 
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot products (N, k), (N, k) → (N, 1). A plain reduction, not a BLAS product: its
+    summation order does not depend on memory alignment, so results are bit-for-bit reproducible
+    (``filter_sequence`` equals repeated ``step`` exactly)."""
+    return np.add.reduce(a * b, axis=-1, keepdims=True)
+
+
 # --------------------------------------------------------------------------------------------
 # Quaternion helpers (scipy order x, y, z, w), vectorised over leading axes.
 # --------------------------------------------------------------------------------------------
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a ⊗ b. a, b: (N, 4) float64 → (N, 4)."""
-    outer = a[:, :, None] * b[:, None, :]
-    return outer.reshape(-1, 16) @ _QMUL
+    """Hamilton product a ⊗ b. a, b: (N, 4) float64 → (N, 4). (A plain reduction rather than a
+    BLAS product, for bit-for-bit reproducible results, see :func:`_rowdot`.)"""
+    outer = (a[:, :, None] * b[:, None, :]).reshape(-1, 16, 1)
+    return np.add.reduce(outer * _QMUL, axis=1)
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
@@ -93,11 +101,9 @@ def quat_normalize(q: np.ndarray) -> np.ndarray:
 def quat_log(q: np.ndarray) -> np.ndarray:
     """Rotation vector (axis * angle, radians) of unit quaternions with w >= 0. (N, 4) → (N, 3)."""
     v = q[:, :3]
-    s = np.sqrt(np.einsum("ni,ni->n", v, v))
-    w = q[:, 3]
+    s = np.sqrt(_rowdot(v, v))                                      # (N, 1)
     small = s < 1e-12
-    fac = np.where(small, 2.0, 2.0 * np.arctan2(s, w) / np.where(small, 1.0, s))
-    return v * fac[:, None]
+    return v * np.where(small, 2.0, 2.0 * np.arctan2(s, q[:, 3:]) / np.where(small, 1.0, s))
 
 
 def quat_exp(rotvec: np.ndarray) -> np.ndarray:
@@ -125,21 +131,21 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     q0, q1: (N, 4) unit quaternions; t: scalar or (N,). Returns (N, 4) unit quaternions on q0's
     side of the double cover (q1's sign is matched to q0 first), so a chain of slerps never flips.
     """
-    d = np.einsum("ni,ni->n", q0, q1)
-    q1 = q1 * np.where(d < 0.0, -1.0, 1.0)[:, None]
+    q1 = np.where(_rowdot(q0, q1) < 0.0, -q1, q1)
     diff = q0 - q1
     summ = q0 + q1
     # Angle between the two 4-vectors, 2*atan2(|q0-q1|, |q0+q1|): accurate near 0 (unlike acos).
-    theta = 2.0 * np.arctan2(np.sqrt(np.einsum("ni,ni->n", diff, diff)),
-                             np.sqrt(np.einsum("ni,ni->n", summ, summ)))
-    t = np.broadcast_to(np.asarray(t, dtype=np.float64), theta.shape)
+    theta = 2.0 * np.arctan2(np.sqrt(_rowdot(diff, diff)), np.sqrt(_rowdot(summ, summ)))   # (N, 1)
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim:
+        t = t.reshape(-1, 1)
     sin_theta = np.sin(theta)
     small = sin_theta < 1e-9
     inv = 1.0 / np.where(small, 1.0, sin_theta)
     s0 = np.where(small, 1.0 - t, np.sin((1.0 - t) * theta) * inv)
     s1 = np.where(small, t, np.sin(t * theta) * inv)
-    out = s0[:, None] * q0 + s1[:, None] * q1
-    return out / np.sqrt(np.einsum("ni,ni->n", out, out))[:, None]
+    out = s0 * q0 + s1 * q1
+    return out / np.sqrt(_rowdot(out, out))
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,11 +196,10 @@ def quat_one_euro_update(q: np.ndarray, q_prev: np.ndarray, w_prev: np.ndarray, 
     gain (N,) or scalar in [0, 1] scales alpha. Returns (q_hat (N, 4), w_hat (N, 3)); q_hat is on
     q_prev's side of the double cover.
     """
-    d = np.einsum("ni,ni->n", q, q_prev)
-    q = q * np.where(d < 0.0, -1.0, 1.0)[:, None]          # hemisphere: the short way, no flips
-    omega = quat_log(quat_mul(quat_conj(q_prev), q)) / dt    # geodesic angular rate (N, 3)
+    q = np.where(_rowdot(q, q_prev) < 0.0, -q, q)            # hemisphere: the short way, no flips
+    omega = quat_log(quat_mul(q_prev * _SIGN_FLIP, q)) * (1.0 / dt)   # geodesic angular rate (N, 3)
     w_hat = w_prev + smoothing_factor(p.d_cutoff, dt)[..., None] * (omega - w_prev)
-    speed = np.sqrt(np.einsum("ni,ni->n", w_hat, w_hat))
+    speed = np.sqrt(_rowdot(w_hat, w_hat))[:, 0]
     a = smoothing_factor(p.min_cutoff + p.beta * gain * speed, dt) * gain
     return slerp(q_prev, q, a), w_hat
 
@@ -270,6 +275,7 @@ JOINT_PART[BODY_JOINTS] = BODY
 JOINT_PART[FACE_JOINTS] = FACE
 JOINT_PART[LEFT_HAND_JOINTS] = LEFT_HAND
 JOINT_PART[RIGHT_HAND_JOINTS] = RIGHT_HAND
+_JOINT_ONEHOT = np.eye(4)[JOINT_PART]             # (55, 4)
 
 #: (min_cutoff Hz, beta) of each signal at smoothing 0.5; see the module docstring.
 SIGNAL_DEFAULTS = {
@@ -378,6 +384,7 @@ class MotionFilter:
         self.channel_part[:3] = BODY
         self.vec_params = per([(self.channel_part == BODY, "root_translation"),
                                (self.channel_part == FACE, "expression")], self.num_channels)
+        self._channel_onehot = np.eye(4)[self.channel_part]  # (C, 4): sums per part as one product
         self._fading_joint = JOINT_PART != BODY          # the body holds, everything else fades
         self._fading_channel = self.channel_part != BODY
         self.reset()
@@ -413,17 +420,17 @@ class MotionFilter:
         t = float(t)
 
         # Validity: the flag, and every value of the part finite, every quaternion non-zero.
-        norm2 = np.einsum("ni,ni->n", q, q)
-        bad_joint = ~(norm2 > 1e-12) | ~np.isfinite(norm2)            # NaN / inf propagate to norm2
-        bad = (np.bincount(JOINT_PART, weights=bad_joint, minlength=4)
-               + np.bincount(self.channel_part, weights=~np.isfinite(x), minlength=4)) > 0
+        norm2 = _rowdot(q, q)                                           # (55, 1); NaN / inf propagate
+        good_joint = (norm2 > 1e-12) & (norm2 < np.inf)
+        bad = (~good_joint[:, 0] @ _JOINT_ONEHOT + ~np.isfinite(x) @ self._channel_onehot) > 0
         valid = np.asarray(part_valid, dtype=bool).reshape(4) & ~bad
         vj = valid[JOINT_PART]                                          # (55,)
         vc = valid[self.channel_part]                                   # (C,)
         # Unit length, on the previous output's side of the double cover; invalid entries are
         # replaced by the held output so the vectorised maths stays finite.
-        side = np.where(np.einsum("ni,ni->n", q, self._q) < 0.0, -1.0, 1.0)
-        q = np.where(vj[:, None], q * (side / np.sqrt(np.where(vj, norm2, 1.0)))[:, None], self._q)
+        vjc = vj[:, None]
+        scale = np.where(_rowdot(q, self._q) < 0.0, -1.0, 1.0) / np.sqrt(np.where(vjc, norm2, 1.0))
+        q = np.where(vjc, q * scale, self._q)
         x = np.where(vc, x, self._x)
 
         if self._t is None:                                # first frame: valid parts as measured

@@ -1,14 +1,16 @@
 """Detections → camera-space 3D landmark targets (ProxyCap-style human-to-camera lifting).
 
-Two passes, both vectorised over frames:
+The pieces of a lifting pass, all vectorised over frames (``pipeline`` chains them):
 
-* **metric pass** — the detector's metric body landmarks (hip-centred, camera-aligned axes) and the
-  hands' relative 3D shape hung on the wrists; enough to solve rotations, not the root depth;
-* **root translation** — the solved skeleton has known bone lengths, so the translation that best
-  projects its landmarks onto the 2D keypoints (weighted linear least squares on the pinhole
-  equations) gives the root depth from 2D keypoints + intrinsics + bone lengths;
-* **perspective pass** — each visible landmark is back-projected through its pixel at the depth the
-  first pass gave it, so the re-solved skeleton agrees with the picture.
+* **metric landmarks** — the detector's metric body landmarks (hip-centred, camera-aligned axes),
+  :func:`metric_body`; :func:`metric_targets` also hangs the hands' relative 3D shape on the wrists
+  (enough to solve rotations, not the root depth);
+* **root translation** — the translation that best projects a 3D estimate (the metric landmarks,
+  or a solved skeleton with its known bone lengths) onto the 2D keypoints (weighted linear least
+  squares on the pinhole equations) gives the root depth from 2D keypoints + intrinsics;
+* **perspective targets** — each visible landmark is back-projected through its pixel at the depth
+  the estimate gave it (hands rebuilt from their pixels and relative depths at the wrist's depth),
+  so the skeleton solved on them agrees with the picture.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def body_weights(seq: DetectionSeq) -> np.ndarray:
 
 
 def metric_targets(seq: DetectionSeq) -> np.ndarray:
-    """First-pass targets. Returns (T, 75, 3): body = metric world landmarks (hip-centred); each hand
+    """Metric targets. Returns (T, 75, 3): body = metric world landmarks (hip-centred); each hand
     = its relative 3D shape in pixels, scaled to metres by its size relative to the body's forearm
     and hung on the body's wrist (rotations only need directions)."""
     T = len(seq)
@@ -45,6 +47,18 @@ def metric_targets(seq: DetectionSeq) -> np.ndarray:
     return Q
 
 
+def metric_body(seq: DetectionSeq) -> np.ndarray:
+    """(T, 75, 3) the detector's metric body landmarks (hip-centred, camera-aligned axes; missing →
+    0) with the hands at zero: the 3D estimate the first perspective pass starts from (it rebuilds
+    the hands that were found from their pixels at the depth of these wrists, and the solver
+    ignores the landmarks of hands that were not)."""
+    T = len(seq)
+    Q = np.zeros((T, 75, 3))
+    w = seq.world
+    Q[:, :33] = np.where(np.isnan(w), 0.0, w)
+    return Q
+
+
 def _hand_scale(px: np.ndarray) -> np.ndarray:
     """Metres per pixel of a hand, from its palm size (wrist→index/middle/pinky knuckles) taken
     as 0.09 m (adult average). px: (T, 21, 3) → (T,)."""
@@ -52,32 +66,35 @@ def _hand_scale(px: np.ndarray) -> np.ndarray:
     return 0.09 / np.maximum(palm, 1e-6)
 
 
+_ONES2 = np.ones((2, 1))
+_HAND21 = np.ones(21, bool)
+
+
 def solve_translation(X: np.ndarray, uv: np.ndarray, w: np.ndarray, camera: Camera) -> np.ndarray:
     """Translation t so that the pinhole projection of X + t matches uv.
 
     X: (T, N, 3) camera-frame points relative to any origin; uv: (T, N, 2) pixels; w: (T, N)
-    weights. Linear least squares on  f(X+tx) = (u-cx)(Z+tz)  and the same for y. Returns (T, 3).
+    weights. Weighted linear least squares on  f(X+tx) = (u-cx)(Z+tz)  and the same for y, through
+    its 3×3 normal equations [[a, 0, c], [0, a, d], [c, d, e]] t = [p, q, r] (their sums formed in
+    one product, solved in closed form, 1e-9 ridge on the diagonal). Returns (T, 3).
     """
     K = camera.K
-    f, cx, cy = K[0, 0], K[0, 2], K[1, 2]
-    du, dv = uv[..., 0] - cx, uv[..., 1] - cy
-    T, N = X.shape[:2]
-    A = np.zeros((T, 2 * N, 3))
-    b = np.zeros((T, 2 * N))
-    A[:, :N, 0], A[:, :N, 2], b[:, :N] = f, -du, du * X[..., 2] - f * X[..., 0]
-    A[:, N:, 1], A[:, N:, 2], b[:, N:] = f, -dv, dv * X[..., 2] - f * X[..., 1]
-    ww = np.concatenate([w, w], axis=1)
-    AtA = np.einsum("tni,tn,tnj->tij", A, ww, A) + 1e-9 * np.eye(3)
-    Atb = np.einsum("tni,tn,tn->ti", A, ww, b)
-    return np.linalg.solve(AtA, Atb[..., None])[..., 0]
+    f = K[0, 0]
+    D = uv - K[:2, 2]                                                   # (T, N, 2) du, dv
+    B = D * X[..., 2:] - f * X[..., :2]                                 # (T, N, 2) du Z - f X, dv Z - f Y
+    s = (w[:, None, :] @ np.concatenate([D, B, D * D, D * B], axis=-1))[:, 0]   # (T, 8) weighted sums
+    a = f * f * w.sum(-1, keepdims=True) + 1e-9                         # (T, 1)
+    cd, pq = -f * s[:, 0:2], f * s[:, 2:4]                              # (T, 2)
+    e, r = s[:, 4:5] + s[:, 5:6] + 1e-9, -(s[:, 6:7] + s[:, 7:8])       # (T, 1)
+    tz = (a * r - (cd * pq) @ _ONES2) / (a * e - (cd * cd) @ _ONES2)
+    return np.concatenate([(pq - cd * tz) / a, tz], axis=-1)
 
 
 def backproject(uv: np.ndarray, depth: np.ndarray, camera: Camera) -> np.ndarray:
-    """Pixels at given depths → camera-frame points. uv (..., 2), depth (...) → (..., 3)."""
+    """Pixels at given depths → camera-frame points. uv (..., 2), depth (...) → (..., 3) float64."""
     K = camera.K
-    x = (uv[..., 0] - K[0, 2]) * depth / K[0, 0]
-    y = (uv[..., 1] - K[1, 2]) * depth / K[1, 1]
-    return np.stack([x, y, depth], axis=-1)
+    xy = (uv - K[:2, 2]) * (depth[..., None] / K[[0, 1], [0, 1]])
+    return np.concatenate([xy, depth[..., None]], axis=-1)
 
 
 def perspective_targets(seq: DetectionSeq, posed_landmarks: np.ndarray, camera: Camera) -> np.ndarray:
@@ -86,18 +103,19 @@ def perspective_targets(seq: DetectionSeq, posed_landmarks: np.ndarray, camera: 
     posed_landmarks: (T, 75, 3) landmarks of the first-pass skeleton in the camera frame (with the
     root translation). Body landmarks seen with visibility ≥ 0.5 are back-projected at their own
     depth; hands are rebuilt in perspective from their pixels and relative depths, hung at the
-    depth of the solved wrist. Returns (T, 75, 3).
+    depth of the solved wrist; a found hand's wrist is also the body's wrist target. Returns (T, 75, 3).
     """
-    Q = posed_landmarks.copy()
-    vis = seq.kp2d[:, BODY, 2] >= VISIBLE
-    depth = np.maximum(posed_landmarks[:, :33, 2], 0.05)
-    lifted = backproject(seq.kp2d[:, BODY, :2].astype(np.float64), depth, camera)
-    Q[:, :33] = np.where(vis[..., None], lifted, posed_landmarks[:, :33])
-    f = camera.K[0, 0]
-    for side, sl in enumerate(HAND_SLICES):
-        zw = np.maximum(posed_landmarks[:, 15 + side, 2], 0.05)[:, None]  # wrist depth (T, 1)
-        rel_z = (seq.kpz[:, sl] - seq.kpz[:, sl][:, :1]) * zw / f
-        pts = backproject(seq.kp2d[:, sl, :2].astype(np.float64), zw + rel_z, camera)
-        ok = seq.present[:, 1 + side][:, None, None]
-        Q[:, 33 + 21 * side: 54 + 21 * side] = np.where(ok, pts, Q[:, 33 + 21 * side: 54 + 21 * side])
+    T = len(posed_landmarks)
+    z = posed_landmarks[..., 2]
+    zw = np.maximum(z[:, 15:17], 0.05)[:, :, None]                      # wrist depths (T, 2, 1)
+    kz = seq.kpz[:, 33:75].reshape(T, 2, 21)
+    depth = np.concatenate([np.maximum(z[:, :33], 0.05),
+                            (zw + (kz - kz[:, :, :1]) * (zw / camera.K[0, 0])).reshape(T, 42)], axis=1)
+    use = np.concatenate([seq.kp2d[:, BODY, 2] >= VISIBLE, (seq.present[:, 1:3, None] & _HAND21).reshape(T, 42)],
+                         axis=1)
+    Q = np.where(use[..., None], backproject(seq.kp2d[:, :75, :2], depth, camera), posed_landmarks)
+    # A found hand places its own wrist better than the pose model's wrist landmark (which can sit
+    # centimetres off on close-ups): the forearm is aimed at the hand's wrist.
+    for side in (0, 1):
+        Q[:, 15 + side] = np.where(seq.present[:, 1 + side, None], Q[:, 33 + 21 * side], Q[:, 15 + side])
     return Q

@@ -1,4 +1,4 @@
-"""Detections → SMPL-X motion: subject proportions, two-pass solve, world frame, face, filtering.
+"""Detections → SMPL-X motion: subject proportions, lifting passes, world frame, face, filtering.
 
 ``solve_sequence`` is the batch path (the CLI, bakes, re-solving cached detections with other
 settings); ``LivePipeline`` is the streaming path (webcam, live link), frame by frame with the same
@@ -6,6 +6,7 @@ functions at ``T = 1``. Both give a :class:`Motion` in AMASS/SMPL-X conventions 
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,9 +17,8 @@ from .face import ARKIT_NAMES, FaceSolver
 from .filters import MotionFilter
 from .layout import FACE, POSE, landmark_offsets, landmarks_from_pose
 from .records import Camera, Detection, DetectionSeq
-from .skeleton import (DEFAULT_REST, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_vectors,
-                       forward_kinematics, global_to_local, local_to_global)
-from .solve import Subject, solve_skeleton
+from .skeleton import DEFAULT_REST, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_vectors, global_to_local
+from .solve import SkeletonPose, Subject, chain_local, fk_positions, pose_landmarks, solve_skeleton
 
 #: Default horizontal field of view (degrees): a typical webcam / phone main camera.
 DEFAULT_FOV_DEG = 60.0
@@ -27,6 +27,7 @@ CAMERA_TO_WORLD_BASE = np.diag([1.0, -1.0, -1.0])
 GRAVITY_MAX_TILT_DEG = 30.0
 
 J = JOINT_INDEX
+EYES_JAW = [J["jaw"], J["left_eye_smplhf"], J["right_eye_smplhf"]]
 
 # Segments measured on the metric body landmarks: name → (landmark pairs, SMPL-X bones they scale).
 _SEGMENTS = {
@@ -127,21 +128,61 @@ def estimate_subject(seq: DetectionSeq, model=None, num_betas: int = 10) -> Subj
 # --------------------------------------------------------------------------------------------
 # camera-frame solve
 # --------------------------------------------------------------------------------------------
+#: Perspective passes of the camera-frame solve (each one solve of the skeleton).
+LIFTING_PASSES = 2
+
+
 def solve_camera(seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True,
-                 passes: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Two-pass solve of frames that have a body. Returns global rotations (T, 55, 3, 3) and
-    joints (T, 55, 3) in the camera frame (metres)."""
+                 passes: int = LIFTING_PASSES) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-frame solve of frames that have a body (see :func:`_lifting_passes`). Returns global
+    rotations (T, 55, 3, 3) and joints (T, 55, 3) in the camera frame (metres)."""
+    pose = _lifting_passes(seq, subject, camera, hands, passes)[-1]
+    return pose.G, pose.joints
+
+
+def _weights(seq: DetectionSeq, hands: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Landmark confidences (T, 75) and usable hands (T, 2) bool."""
     W = lift.body_weights(seq)
-    hand_ok = seq.present[:, 1:3] & hands
     if not hands:
         W[:, 33:] = 0.0
-    pose = solve_skeleton(lift.metric_targets(seq), W, hand_ok, subject)
-    uv = seq.kp2d[:, :33, :2].astype(np.float64)
-    for _ in range(passes - 1):
-        lm = landmarks_from_pose(pose.G, pose.joints, subject.offsets)
+    return W, seq.present[:, 1:3] & hands
+
+
+def _lifting_passes(seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool, passes: int,
+                    torso_init: list[np.ndarray] | None = None,
+                    torso_iters: int | None = None) -> list[SkeletonPose]:
+    """``passes`` perspective passes: the landmarks of a 3D estimate are placed by the root
+    translation that best projects them onto the 2D keypoints, moved onto their pixel rays at the
+    depths that gives them (:func:`lift.perspective_targets`) and the skeleton is solved on them.
+    The first estimate is the detector's metric body landmarks (:func:`lift.metric_body`), each
+    next one the previous pass's solved skeleton. Only the last pass is a full solve: the others
+    feed nothing but their body landmarks' depths to the next and leave out what moves none of them
+    (``solve_skeleton(full=False)``). ``torso_init``: one warm start per pass (each (T, 8)) with
+    ``torso_iters`` Gauss-Newton iterations. Returns every pass's pose."""
+    W, hand_ok = _weights(seq, hands)
+    init = torso_init or [None] * passes
+    uv = seq.kp2d[:, :33, :2]
+    lm = lift.metric_body(seq)
+    out: list[SkeletonPose] = []
+    for k in range(passes):
+        if k:
+            lm = pose_landmarks(out[-1].G, out[-1].joints, subject)
         t = lift.solve_translation(lm[:, :33], uv, W[:, :33], camera)
-        pose = solve_skeleton(lift.perspective_targets(seq, lm + t[:, None], camera), W, hand_ok, subject)
-    return pose.G, pose.joints
+        last = k == passes - 1
+        out.append(solve_skeleton(lift.perspective_targets(seq, lm + t[:, None], camera), W, hand_ok, subject,
+                                  torso_init=init[k], torso_iters=torso_iters, full=last))
+    return out
+
+
+def solve_camera_live(det_seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True,
+                      previous: list[np.ndarray] | None = None, passes: int = LIFTING_PASSES
+                      ) -> tuple[SkeletonPose, list[np.ndarray]]:
+    """Streaming solve of one frame (``T = 1``): :func:`solve_camera`'s passes, each pass's torso
+    fit warm-started from the same pass of the previous frame (``previous``: the list this
+    function returned then; None for a first frame, solved from scratch like the batch path).
+    Returns the camera-frame pose and the torso parameters of each pass (for the next frame)."""
+    poses = _lifting_passes(det_seq, subject, camera, hands, passes, previous)
+    return poses[-1], [p.torso for p in poses]
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,8 +278,8 @@ class Motion:
 def _locals_to_motion_arrays(local: np.ndarray, root_world: np.ndarray, rest: np.ndarray
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """local (T, 55, 3, 3) with world root; root_world (T, 3) pelvis → poses (T,165), trans, joints."""
-    G = local_to_global(local)
-    joints = forward_kinematics(G, rest, root_world)
+    G = chain_local(local)
+    joints = fk_positions(G, bone_vectors(rest), root_world)
     poses = rot.to_rotvec(local).reshape(len(local), -1)
     return poses, root_world - rest[0], joints
 
@@ -246,19 +287,85 @@ def _locals_to_motion_arrays(local: np.ndarray, root_world: np.ndarray, rest: np
 # --------------------------------------------------------------------------------------------
 # batch path
 # --------------------------------------------------------------------------------------------
+#: A measured hand size this far from the skeleton's re-solves with the hands scaled (within the range).
+HAND_SCALE_TOLERANCE = 0.05
+HAND_SCALE_RANGE = (0.7, 1.4)
+#: Knuckles of the 21-point hand model (index, middle, ring, pinky MCP) and their SMPL-X joints per side.
+_HAND_KNUCKLES = np.array([5, 9, 13, 17])
+_KNUCKLE_JOINTS = np.array([[J["left_index1"], J["left_middle1"], J["left_ring1"], J["left_pinky1"]],
+                            [J["right_index1"], J["right_middle1"], J["right_ring1"], J["right_pinky1"]]])
+_WRISTS = np.array([J["left_wrist"], J["right_wrist"]])
+
+
+def measure_hand_scale(seq: DetectionSeq, joints_cam: np.ndarray, camera: Camera) -> float:
+    """How much larger the subject's hands are than the skeleton's: the detected palm size in pixels
+    (wrist → four knuckles of the hand model) over the solved skeleton's palm projected with the
+    same camera, median over frames with that hand found. The solved fingers point where the
+    detected ones do, so foreshortening cancels. seq: T frames; joints_cam: (T, 55, 3) camera
+    frame. Returns 1.0 when no hand was seen."""
+    ratios = []
+    K = camera.K
+    for side in (0, 1):
+        ok = seq.present[:, 1 + side]
+        if not ok.any():
+            continue
+        base = 33 + 21 * side
+        px = seq.kp2d[ok][:, base + np.r_[0, _HAND_KNUCKLES], :2].astype(np.float64)   # (n, 5, 2)
+        P = joints_cam[ok][:, np.r_[_WRISTS[side], _KNUCKLE_JOINTS[side]]]              # (n, 5, 3)
+        uv = P[..., :2] / np.maximum(P[..., 2:3], 1e-6) * np.diag(K)[:2] + K[:2, 2]
+        det = np.linalg.norm(px[:, 1:] - px[:, :1], axis=-1).sum(-1)
+        sol = np.linalg.norm(uv[:, 1:] - uv[:, :1], axis=-1).sum(-1)
+        good = sol > 1.0
+        ratios.append(det[good] / sol[good])
+    r = np.concatenate(ratios) if ratios else np.zeros(0)
+    return float(np.median(r)) if len(r) >= 3 else 1.0
+
+
+def with_hand_scale(subject: Subject, scale: float) -> Subject:
+    """The subject with every hand bone (wrist → knuckles → finger tips) scaled by ``scale``."""
+    bones = bone_vectors(subject.rest)
+    bones[25:55] *= scale
+    rest = subject.rest.copy()
+    for j in range(25, NUM_JOINTS):            # parents come before children in SMPL-X order
+        rest[j] = rest[PARENTS[j]] + bones[j]
+    return Subject.from_rest(rest, betas=subject.betas)
+
+
+def filter_zero_phase(times: np.ndarray, q: np.ndarray, root: np.ndarray, expression: np.ndarray,
+                      arkit: np.ndarray, part_valid: np.ndarray, smoothing: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The batch path's smoothing: the One-Euro filter run forward, then backward over its output
+    (times mirrored), so the two lags cancel — a whole clip needs no causal filter. Arrays as in
+    :meth:`MotionFilter.filter_sequence`: q (T, 55, 4), root (T, 3), expression (T, E), arkit (T, 52),
+    part_valid (T, 4); returns the filtered four."""
+    E = expression.shape[1]
+    fwd = MotionFilter(smoothing=smoothing, num_expression=E).filter_sequence(
+        times, q, root, expression, arkit, part_valid)
+    if smoothing <= 0 or len(times) < 2:
+        return fwd
+    rev = slice(None, None, -1)
+    back = MotionFilter(smoothing=smoothing, num_expression=E).filter_sequence(
+        times[-1] - times[rev], *(a[rev] for a in fwd), part_valid[rev])
+    return tuple(a[rev] for a in back)
+
+
 def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = True, face: bool = True,
                    smoothing: float = 0.5, subject: Subject | None = None) -> Motion:
     """Solve a whole clip of detections into a filtered world-space motion."""
     T = len(seq)
     valid = seq.present[:, 0].copy()
+    measured = subject is None and model is None     # hands are measured on the default skeleton only
     subject = subject or estimate_subject(seq[valid] if valid.any() else seq, model)
-    rest = subject.rest
     local = np.broadcast_to(np.eye(3), (T, NUM_JOINTS, 3, 3)).copy()
     root_cam = np.zeros((T, 3))
     M = np.eye(4)
     M[:3, :3] = CAMERA_TO_WORLD_BASE
     if valid.any():
         Gc, Jc = solve_camera(seq[valid], subject, camera, hands)
+        scale = measure_hand_scale(seq[valid], Jc, camera) if measured and hands else 1.0
+        if abs(scale - 1.0) > HAND_SCALE_TOLERANCE:
+            subject = with_hand_scale(subject, float(np.clip(scale, *HAND_SCALE_RANGE)))
+            Gc, Jc = solve_camera(seq[valid], subject, camera, hands)
         first = int(np.argmax(valid))
         foot_vis = seq.kp2d[first, [POSE["left_heel"], POSE["right_heel"], POSE["left_foot_index"],
                                     POSE["right_foot_index"]], 2]
@@ -268,6 +375,7 @@ def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = 
         local[valid] = loc
         root_cam[valid] = Jc[:, 0]
     root_world = root_cam @ M[:3, :3].T + M[:3, 3]
+    rest = subject.rest
 
     part_valid = seq.present.copy()
     part_valid[:, 1:3] &= hands & valid[:, None]
@@ -278,10 +386,8 @@ def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = 
     local[:, J["jaw"]] = rot.axis_angle(fr.jaw)
     local[:, [J["left_eye_smplhf"], J["right_eye_smplhf"]]] = rot.axis_angle(fr.eyes)
 
-    filt = MotionFilter(smoothing=smoothing, num_expression=fr.expression.shape[1])
-    q = rot.to_quat(local)
-    q, root_world, expression, arkit = filt.filter_sequence(seq.times, q, root_world, fr.expression,
-                                                            fr.arkit, part_valid)
+    q, root_world, expression, arkit = filter_zero_phase(seq.times, rot.to_quat(local), root_world,
+                                                         fr.expression, fr.arkit, part_valid, smoothing)
     poses, trans, joints = _locals_to_motion_arrays(rot.quat_to_matrix(q), root_world, rest)
     betas = subject.betas if subject.betas is not None else np.zeros(10)
     return Motion(poses=poses, trans=trans, joints=joints, expression=expression, arkit=arkit,
@@ -307,11 +413,25 @@ class FrameResult:
     part_valid: np.ndarray
 
 
+@dataclass
+class StageTimes:
+    """Wall time (milliseconds) of the last :meth:`LivePipeline.step`, by stage: ``solve`` (subject,
+    body solve, world frame, rotation conversions and output kinematics), ``face`` and ``filter``."""
+
+    solve: float = 0.0
+    face: float = 0.0
+    filter: float = 0.0
+
+
 class LivePipeline:
     """Frame-by-frame solve + filter for the webcam / live link (same solver at T = 1).
 
-    The subject's proportions are measured over the first ``warmup`` frames with a person and then
-    frozen; the world frame is fixed at the first frame with a person.
+    Each frame runs the batch path's lifting passes with their torso fits warm-started from the
+    previous frame's (see :func:`solve_camera_live`); the first frame with a person after none is
+    solved from scratch. The subject's proportions are measured over the first ``warmup``
+    frames with a person (re-estimated after 1, 2, 4, 8, … of them) and then frozen; the world
+    frame is fixed at the first frame with a person. ``last_times`` holds the last step's
+    :class:`StageTimes`.
     """
 
     def __init__(self, camera: Camera, model=None, hands: bool = True, face: bool = True,
@@ -319,6 +439,7 @@ class LivePipeline:
         self.camera, self.model, self.hands, self.face = camera, model, hands, face
         self.warmup = warmup
         self._seen: list[Detection] = []
+        self._provisional: Subject | None = None
         self.subject: Subject | None = None
         self.camera_to_world: np.ndarray | None = None
         self.face_solver = FaceSolver(model=model)
@@ -326,47 +447,70 @@ class LivePipeline:
                                    if hasattr(self.face_solver, "num_expression") else 10)
         self._last_local = np.broadcast_to(np.eye(3), (NUM_JOINTS, 3, 3)).copy()
         self._last_root = np.zeros(3)
+        self._previous: list[np.ndarray] | None = None     # torso fits of the last frame's passes
+        self._default_bones = bone_vectors(DEFAULT_REST)
+        self.last_times = StageTimes()
 
     def _subject(self, det: Detection) -> Subject:
         if self.subject is not None:
             return self.subject
         self._seen.append(det)
-        subj = estimate_subject(DetectionSeq.stack(self._seen), self.model)
-        if len(self._seen) >= self.warmup:
-            self.subject, self._seen = subj, []
-        return subj
+        n = len(self._seen)
+        if self._provisional is None or n >= self.warmup or (n & (n - 1)) == 0:
+            self._provisional = estimate_subject(DetectionSeq.stack(self._seen), self.model)
+        if n >= self.warmup:
+            self.subject, self._seen = self._provisional, []
+        return self._provisional
+
+    def _solve_body(self, det: Detection) -> tuple[np.ndarray, np.ndarray]:
+        """Local rotations (55, 3, 3) with the world root, and the world pelvis position (3,)."""
+        subject = self._subject(det)
+        seq = DetectionSeq(times=np.array([det.time]), image_size=det.image_size, kp2d=det.kp2d[None],
+                           kpz=det.kpz[None], world=det.world[None], present=det.present[None])
+        pose, self._previous = solve_camera_live(seq, subject, self.camera, self.hands, self._previous)
+        Gc, Jc = pose.G[0], pose.joints[0]
+        if self.camera_to_world is None:
+            foot_vis = det.kp2d[[POSE["left_heel"], POSE["right_heel"], POSE["left_foot_index"],
+                                 POSE["right_foot_index"]], 2]
+            self.camera_to_world = world_frame(Gc, Jc, subject, foot_vis)
+        M = self.camera_to_world
+        local = global_to_local(pose.G)[0]
+        local[0] = M[:3, :3] @ Gc[0]
+        return local, M[:3, :3] @ Jc[0] + M[:3, 3]
 
     def step(self, det: Detection) -> FrameResult:
-        seq = DetectionSeq.stack([det])
+        """Solve, face and filter one detection (in stream order); ``last_times`` gets its stage
+        timings."""
+        t0 = time.perf_counter()
         part_valid = det.present.copy()
         part_valid[1:3] &= self.hands and bool(det.present[0])
         part_valid[3] &= self.face and bool(det.present[0])
-        local = self._last_local.copy()
-        root = self._last_root.copy()
         if det.present[0]:
-            subject = self._subject(det)
-            Gc, Jc = solve_camera(seq, subject, self.camera, self.hands)
-            if self.camera_to_world is None:
-                foot_vis = det.kp2d[[POSE["left_heel"], POSE["right_heel"], POSE["left_foot_index"],
-                                     POSE["right_foot_index"]], 2]
-                self.camera_to_world = world_frame(Gc[0], Jc[0], subject, foot_vis)
-            M = self.camera_to_world
-            local = global_to_local(Gc)[0]
-            local[0] = M[:3, :3] @ Gc[0, 0]
-            root = M[:3, :3] @ Jc[0, 0] + M[:3, 3]
+            local, root = self._solve_body(det)
+        else:
+            local, root = self._last_local.copy(), self._last_root.copy()
+            self._previous = None
+        t1 = time.perf_counter()
         face_px = np.concatenate([det.kp2d[FACE, :2], det.kpz[FACE, None]], axis=-1).astype(np.float64)
         fr = self.face_solver.solve_frame(face_px, bool(part_valid[3]))
-        local[J["jaw"]] = rot.axis_angle(fr.jaw[0])
-        local[[J["left_eye_smplhf"], J["right_eye_smplhf"]]] = rot.axis_angle(fr.eyes[0])
-        q, root_f, expr, arkit = self.filter.step(det.time, rot.to_quat(local), root, fr.expression[0],
-                                                  fr.arkit[0], part_valid)
+        t2 = time.perf_counter()
+        local[EYES_JAW] = rot.axis_angle(np.concatenate([fr.jaw, fr.eyes[0]]).astype(np.float64))
+        q_in = rot.to_quat(local)
+        t3 = time.perf_counter()
+        q, root_f, expr, arkit = self.filter.step(det.time, q_in, root, fr.expression[0], fr.arkit[0], part_valid)
+        t4 = time.perf_counter()
         self._last_local, self._last_root = local, root
-        rest = (self.subject or Subject.from_rest(DEFAULT_REST)).rest
+        rest = self.subject.rest if self.subject is not None else DEFAULT_REST
+        bones = self.subject.bones if self.subject is not None else self._default_bones
         L = rot.quat_to_matrix(q)
-        joints = forward_kinematics(local_to_global(L[None]), rest, root_f[None])[0]
+        joints = fk_positions(chain_local(L[None]), bones, root_f[None])[0]
+        t5 = time.perf_counter()
+        self.last_times = StageTimes(solve=1e3 * (t1 - t0 + t3 - t2 + t5 - t4), face=1e3 * (t2 - t1),
+                                     filter=1e3 * (t4 - t3))
         return FrameResult(time=det.time, local_rot=L, trans=root_f - rest[0], joints=joints,
                            expression=expr, arkit=arkit, part_valid=part_valid)
 
 
-__all__ = ["Motion", "solve_sequence", "LivePipeline", "FrameResult", "estimate_subject", "scaled_rest",
+__all__ = ["Motion", "solve_sequence", "LivePipeline", "FrameResult", "StageTimes", "solve_camera",
+           "solve_camera_live", "estimate_subject", "scaled_rest",
            "measure_segments", "world_frame", "DEFAULT_FOV_DEG", "landmark_offsets"]

@@ -1,33 +1,146 @@
 """Batched rotation helpers (rotation matrices, ``(..., 3, 3)``), all vectorised over leading axes.
 
-Conversions to axis-angle / quaternions use scipy's ``Rotation``; these helpers are the geometric
-pieces the solver is built from: frames from two vectors, minimal ("swing") rotations, twists,
-Kabsch fits and angle clamps.
+Everything is closed-form numpy (Rodrigues, Shepperd's matrix → quaternion, quaternion → matrix),
+written with few, cheap array operations so that the live path (``T = 1``: a handful of joints per
+call) is not dominated by per-call overhead, while large batches stay vectorised. Conversions agree
+with ``scipy.spatial.transform.Rotation`` (``tests/test_live_speed_parity.py`` checks it). These are
+the geometric pieces the solver is built from: frames from two vectors, minimal ("swing")
+rotations, twists, Kabsch fits and angle clamps.
+
+Quaternions are (x, y, z, w), scipy's order.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 EPS = 1e-9
+_I3 = np.eye(3)
+
+
+def _skew_rows() -> np.ndarray:
+    """(3, 9): ``v @ table`` is the row-major cross-product matrix [v]× of v."""
+    t = np.zeros((3, 3, 3))  # t[k, i, j]: coefficient of v[k] in [v]×[i, j]
+    t[0, 2, 1], t[0, 1, 2] = 1.0, -1.0
+    t[1, 0, 2], t[1, 2, 0] = 1.0, -1.0
+    t[2, 1, 0], t[2, 0, 1] = 1.0, -1.0
+    return t.reshape(3, 9)
+
+
+_SKEW = _skew_rows()
+
+
+def _quat_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Linear maps of Shepperd's method and of the quaternion → matrix quadratic form.
+
+    ``R.reshape(9) @ M + I4`` is the symmetric (4, 4) matrix whose rows are 4 × q × (one component)
+    (q in x, y, z, w order); ``outer(q, q).reshape(16) @ N`` is the row-major matrix of a unit q.
+    """
+    M = np.zeros((3, 3, 4, 4))
+    for i in range(3):
+        for j in range(3):
+            M[i, j, i, j] += 1.0                      # off-diagonal: R_ij + R_ji
+            M[i, j, j, i] += 1.0
+        for k in range(3):                            # diagonal: 1 + 2 R_ii - tr (1 added later)
+            M[k, k, i, i] -= 1.0
+        M[i, i, 3, 3] += 1.0                          # 1 + tr
+    for i, (a, b) in enumerate(((2, 1), (0, 2), (1, 0))):
+        M[a, b, i, 3] += 1.0                          # R_ab - R_ba
+        M[b, a, i, 3] -= 1.0
+        M[a, b, 3, i] += 1.0
+        M[b, a, 3, i] -= 1.0
+    N = np.zeros((4, 4, 3, 3))
+    x, y, z, w = range(4)
+    for (i, j), terms in {
+        (0, 0): [(w, w, 1), (x, x, 1), (y, y, -1), (z, z, -1)],
+        (1, 1): [(w, w, 1), (x, x, -1), (y, y, 1), (z, z, -1)],
+        (2, 2): [(w, w, 1), (x, x, -1), (y, y, -1), (z, z, 1)],
+        (0, 1): [(x, y, 2), (z, w, -2)], (1, 0): [(x, y, 2), (z, w, 2)],
+        (0, 2): [(x, z, 2), (y, w, 2)], (2, 0): [(x, z, 2), (y, w, -2)],
+        (1, 2): [(y, z, 2), (x, w, -2)], (2, 1): [(y, z, 2), (x, w, 2)],
+    }.items():
+        for a, b, c in terms:
+            N[a, b, i, j] += c
+    return M.reshape(9, 16), N.reshape(16, 9)
+
+
+_SHEPPERD, _QUAT_TO_MAT = _quat_tables()
+
+
+def _horn_table() -> np.ndarray:
+    """(9, 16): ``H.reshape(9) @ table`` is Horn's symmetric matrix (x, y, z, w order) of the
+    cross-covariance H = Σ w src dstᵀ, whose top eigenvector is the best rotation's quaternion."""
+    N = np.zeros((3, 3, 4, 4))
+    x, y, z, w = range(4)
+    entries = {
+        (w, w): [(0, 0, 1), (1, 1, 1), (2, 2, 1)], (x, x): [(0, 0, 1), (1, 1, -1), (2, 2, -1)],
+        (y, y): [(0, 0, -1), (1, 1, 1), (2, 2, -1)], (z, z): [(0, 0, -1), (1, 1, -1), (2, 2, 1)],
+        (w, x): [(1, 2, 1), (2, 1, -1)], (w, y): [(2, 0, 1), (0, 2, -1)], (w, z): [(0, 1, 1), (1, 0, -1)],
+        (x, y): [(0, 1, 1), (1, 0, 1)], (x, z): [(2, 0, 1), (0, 2, 1)], (y, z): [(1, 2, 1), (2, 1, 1)],
+    }
+    for (a, b), terms in entries.items():
+        for i, j, c in terms:
+            N[i, j, a, b] += c
+            if a != b:
+                N[i, j, b, a] += c
+    return N.reshape(9, 16)
+
+
+_HORN = _horn_table()
+_I4_FLAT = np.eye(4).reshape(16)
+
+
+def _vee_trace_table() -> np.ndarray:
+    """(9, 4): ``R.reshape(9) @ table`` = (vee(R - Rᵀ), trace R)."""
+    t = np.zeros((3, 3, 4))
+    for i, (a, b) in enumerate(((2, 1), (0, 2), (1, 0))):
+        t[a, b, i], t[b, a, i] = 1.0, -1.0
+    for k in range(3):
+        t[k, k, 3] = 1.0
+    return t.reshape(9, 4)
+
+
+_VEE_TRACE = _vee_trace_table()
+
+
+# --------------------------------------------------------------------------------------------
+# vectors
+# --------------------------------------------------------------------------------------------
+_ONES3, _ONES4 = np.ones((3, 1)), np.ones((4, 1))
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3), (..., 3) → (..., 1), broadcasting."""
+    return (a * b) @ _ONES3
 
 
 def normalize(v: np.ndarray) -> np.ndarray:
     """Unit vectors along the last axis. (..., 3) → (..., 3); zero stays zero."""
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.maximum(n, EPS)
+    return v / np.maximum(np.sqrt(dot(v, v)), EPS)
 
 
-def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(..., 3), (..., 3) → (..., 1)."""
-    return np.sum(a * b, axis=-1, keepdims=True)
+def skew(v: np.ndarray) -> np.ndarray:
+    """Cross-product matrices: ``skew(a) @ b == a × b``. (..., 3) → (..., 3, 3)."""
+    return (v @ _SKEW).reshape(v.shape[:-1] + (3, 3))
+
+
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a × b along the last axis, broadcasting. (..., 3), (..., 3) → (..., 3)."""
+    return (skew(a) @ b[..., None])[..., 0]
 
 
 def mv(R: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Matrix-vector product. (..., 3, 3), (..., 3) → (..., 3)."""
-    return np.einsum("...ij,...j->...i", R, v)
+    """Matrix-vector product, broadcasting. (..., 3, 3), (..., 3) → (..., 3)."""
+    return (R @ v[..., None])[..., 0]
 
 
+def transpose(R: np.ndarray) -> np.ndarray:
+    """Inverse of rotations (a view). (..., 3, 3) → (..., 3, 3)."""
+    return R.swapaxes(-1, -2)
+
+
+# --------------------------------------------------------------------------------------------
+# frames and minimal rotations
+# --------------------------------------------------------------------------------------------
 def frame_from(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Right-handed orthonormal frame: column 0 along ``a``, column 1 in the (a, b) half-plane.
 
@@ -35,106 +148,165 @@ def frame_from(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     e1 = normalize(a)
     e2 = normalize(b - dot(b, e1) * e1)
-    e3 = np.cross(e1, e2)
-    return np.stack([e1, e2, e3], axis=-1)
+    return np.concatenate([e1[..., None], e2[..., None], cross(e1, e2)[..., None]], axis=-1)
 
 
 def align_two(va: np.ndarray, vb: np.ndarray, wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
     """Rotation R with ``R va ∥ wa`` exactly and ``R vb`` in the (wa, wb) half-plane.
 
     va, vb: (..., 3) rest vectors (broadcast); wa, wb: (..., 3) targets. Returns (..., 3, 3).
+    With constant ``va, vb``, precompute ``transpose(frame_from(va, vb))`` and use
+    :func:`align_to_frame`.
     """
-    Fw = frame_from(wa, wb)
-    Fv = frame_from(*np.broadcast_arrays(va, vb))
-    return Fw @ np.swapaxes(Fv, -1, -2)
+    return align_to_frame(transpose(frame_from(*np.broadcast_arrays(va, vb))), wa, wb)
+
+
+def align_to_frame(rest_frame_t: np.ndarray, wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
+    """:func:`align_two` with the rest side precomputed: rest_frame_t = frame_from(va, vb)ᵀ
+    (..., 3, 3); wa, wb (..., 3). Returns (..., 3, 3)."""
+    return frame_from(wa, wb) @ rest_frame_t
 
 
 def axis_angle(rotvec: np.ndarray) -> np.ndarray:
     """Rodrigues. (..., 3) axis × angle → (..., 3, 3)."""
-    theta = np.linalg.norm(rotvec, axis=-1)[..., None, None]
-    k = rotvec / np.maximum(np.linalg.norm(rotvec, axis=-1, keepdims=True), EPS)
-    K = np.zeros(rotvec.shape[:-1] + (3, 3))
-    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
-    K = K - np.swapaxes(K, -1, -2)
-    eye = np.broadcast_to(np.eye(3), K.shape)
-    return eye + np.sin(theta) * K + (1.0 - np.cos(theta)) * (K @ K)
+    theta = np.sqrt(dot(rotvec, rotvec))[..., None]                    # (..., 1, 1)
+    K = skew(rotvec) / np.maximum(theta, EPS)
+    return _I3 + np.sin(theta) * K + (1.0 - np.cos(theta)) * (K @ K)
+
+
+def rotvec_to_matrix(rv: np.ndarray) -> np.ndarray:
+    """(..., 3) → (..., 3, 3)."""
+    return axis_angle(rv)
 
 
 def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Minimal rotation taking direction ``a`` onto direction ``b``. (..., 3) → (..., 3, 3).
 
-    Antiparallel inputs rotate by π about an axis perpendicular to ``a``.
+    ``R = I + [v]× + [v]×² / (1 + c)`` with v = a × b, c = a · b (1 + c taken as |a + b|² / 2,
+    accurate near antiparallel); antiparallel inputs rotate by π about an axis perpendicular to
+    ``a``; a zero input gives the identity.
     """
-    a, b = normalize(a), normalize(b)
-    axis = np.cross(a, b)
-    s = np.linalg.norm(axis, axis=-1, keepdims=True)
-    c = dot(a, b)
-    # a fallback axis for the antiparallel case
-    helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
-    perp = normalize(np.cross(a, helper))
-    axis = np.where(s > 1e-7, axis / np.maximum(s, EPS), perp)
-    angle = np.arctan2(s, c)
-    return axis_angle(axis * angle)
+    return _swing_units(normalize(a), normalize(b))
+
+
+def _swing_units(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`swing` of unit (or zero) directions."""
+    M = b[..., :, None] * a[..., None, :]
+    K = M - transpose(M)                           # [a × b]× = b aᵀ - a bᵀ
+    s = a + b
+    h = 0.5 * dot(s, s)[..., None]                 # 1 + c, (..., 1, 1)
+    R = _I3 + K + (K @ K) / np.maximum(h, 1e-300)
+    flip = h[..., 0, 0] < 1e-14
+    if flip.any():                                 # antiparallel: π about a perpendicular axis
+        flip &= dot(a, a)[..., 0] > 0.5
+        helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+        p = normalize(cross(a, helper))
+        half_turn = 2.0 * p[..., :, None] * p[..., None, :] - _I3
+        R = np.where(flip[..., None, None], half_turn, R)
+    return R
 
 
 def aim(parent_rot: np.ndarray, rest_bone: np.ndarray, target_dir: np.ndarray) -> np.ndarray:
     """Global rotation of a joint that turns its parent's frame just enough to point the rest bone
     at ``target_dir`` (no added twist). parent_rot (..., 3, 3); rest_bone, target_dir (..., 3)."""
-    return swing(mv(parent_rot, np.broadcast_to(rest_bone, target_dir.shape)), target_dir) @ parent_rot
+    return aim_unit(parent_rot, normalize(rest_bone), target_dir)
+
+
+def aim_unit(parent_rot: np.ndarray, unit_bone: np.ndarray, target_dir: np.ndarray) -> np.ndarray:
+    """:func:`aim` with the rest bone given as a unit vector (precomputed by the caller)."""
+    return _swing_units(mv(parent_rot, unit_bone), normalize(target_dir)) @ parent_rot
 
 
 def twist_angle(R: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """Twist of rotation R about a unit ``axis`` (swing-twist decomposition). → (...,) radians."""
-    q = Rotation.from_matrix(R.reshape(-1, 3, 3)).as_quat().reshape(R.shape[:-2] + (4,))
-    proj = np.sum(q[..., :3] * axis, axis=-1)
-    return 2.0 * np.arctan2(proj, q[..., 3])
+    """Twist of rotation R about a unit ``axis`` (swing-twist decomposition of the quaternion with
+    w ≥ 0, so the twist is in (-π, π]). → (...,) radians.
+
+    2 atan2(v · axis, w) = 2 atan2(vee(R - Rᵀ) · axis, 1 + tr R) (both scaled by 4w ≥ 0); the
+    quaternion is formed only for rotations within ~0.1° of a half turn, where that ratio is
+    ill-conditioned.
+    """
+    y = R.reshape(R.shape[:-2] + (9,)) @ _VEE_TRACE
+    den = 1.0 + y[..., 3]
+    tw = 2.0 * np.arctan2(dot(y[..., :3], axis)[..., 0], den)
+    near_half_turn = den < 1e-6
+    if near_half_turn.any():
+        q = to_quat(R)
+        q = q * np.where(q[..., 3:] < 0.0, -1.0, 1.0)
+        tw = np.where(near_half_turn, 2.0 * np.arctan2(dot(q[..., :3], axis)[..., 0], q[..., 3]), tw)
+    return tw
 
 
 def kabsch(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Rigid fit ``dst ≈ R src + t``. src (N, 3) or (..., N, 3); dst (..., N, 3); weights (..., N).
+    """Rigid fit ``dst ≈ R src + t`` (weighted least squares). src (N, 3) or (..., N, 3);
+    dst (..., N, 3); weights (..., N). Returns R (..., 3, 3), t (..., 3).
 
-    Returns R (..., 3, 3), t (..., 3).
+    Horn's closed form: R's quaternion is the top eigenvector of a symmetric 4×4 matrix built from
+    the weighted cross-covariance (always a proper rotation; the same optimum as the SVD solution
+    with its reflection fix, and a small symmetric eigenproblem instead of an SVD).
     """
-    src = np.broadcast_to(src, dst.shape)
     w = np.ones(dst.shape[:-1]) if weights is None else weights
-    w = w[..., None] / np.maximum(w.sum(-1)[..., None, None], EPS)
-    cs, cd = (w * src).sum(-2), (w * dst).sum(-2)
-    H = np.einsum("...ni,...nj->...ij", w * (src - cs[..., None, :]), dst - cd[..., None, :])
-    U, _, Vt = np.linalg.svd(H)
-    d = np.sign(np.linalg.det(np.swapaxes(Vt, -1, -2) @ np.swapaxes(U, -1, -2)))
-    D = np.zeros(H.shape)
-    D[..., 0, 0] = 1.0
-    D[..., 1, 1] = 1.0
-    D[..., 2, 2] = d
-    R = np.swapaxes(Vt, -1, -2) @ D @ np.swapaxes(U, -1, -2)
-    return R, cd - mv(R, cs)
+    w = (w / np.maximum(w.sum(-1, keepdims=True), EPS))[..., None, :]      # (..., 1, N)
+    cs, cd = w @ src, w @ dst                                               # (..., 1, 3)
+    H = np.swapaxes(src - cs, -1, -2) @ (w[..., 0, :, None] * (dst - cd))  # (..., 3, 3)
+    N = (H.reshape(H.shape[:-2] + (9,)) @ _HORN).reshape(H.shape[:-2] + (4, 4))
+    R = _unit_quat_to_matrix(np.linalg.eigh(N)[1][..., -1])
+    return R, (cd - cs @ transpose(R))[..., 0, :]
 
 
 def clamp_angle(R: np.ndarray, max_angle: np.ndarray | float) -> np.ndarray:
     """Scale each rotation's angle down to at most ``max_angle`` radians. (..., 3, 3) → (..., 3, 3)."""
     rv = to_rotvec(R)
-    ang = np.linalg.norm(rv, axis=-1, keepdims=True)
+    ang = np.sqrt(dot(rv, rv))
     scale = np.minimum(1.0, np.asarray(max_angle)[..., None] / np.maximum(ang, EPS))
     if np.all(scale >= 1.0):
         return R
     return axis_angle(rv * scale)
 
 
-def to_rotvec(R: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) → (..., 3) axis-angle."""
-    return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_rotvec().reshape(R.shape[:-2] + (3,))
-
-
+# --------------------------------------------------------------------------------------------
+# conversions
+# --------------------------------------------------------------------------------------------
 def to_quat(R: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) → (..., 4) quaternions x, y, z, w (scipy order)."""
-    return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_quat().reshape(R.shape[:-2] + (4,))
+    """(..., 3, 3) → (..., 4) quaternions x, y, z, w (scipy's order and sign: Shepperd's method
+    takes the best-conditioned of the four candidate rows, as ``Rotation.from_matrix``; row i is
+    4 q_i q with C_ii = 4 q_i²)."""
+    lead = R.shape[:-2]
+    C = (R.reshape(lead + (9,)) @ _SHEPPERD + _I4_FLAT).reshape(-1, 4, 4)
+    diag = C.reshape(-1, 16)[:, ::5]                                   # 1 + 2 R_ii - tr, 1 + tr
+    best = diag.argmax(-1)
+    q = C[np.arange(len(C)), best] / (2.0 * np.sqrt(diag.max(-1)))[:, None]
+    return q.reshape(lead + (4,))
+
+
+def _unit_quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    outer = (q[..., :, None] * q[..., None, :]).reshape(q.shape[:-1] + (16,))
+    return (outer @ _QUAT_TO_MAT).reshape(q.shape[:-1] + (3, 3))
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) x, y, z, w → (..., 3, 3)."""
-    return Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(q.shape[:-1] + (3, 3))
+    """(..., 4) x, y, z, w (any non-zero norm) → (..., 3, 3)."""
+    return _unit_quat_to_matrix(q / np.sqrt((q * q) @ _ONES4))
 
 
-def rotvec_to_matrix(rv: np.ndarray) -> np.ndarray:
-    """(..., 3) → (..., 3, 3)."""
-    return axis_angle(rv)
+def quat_to_rotvec(q: np.ndarray) -> np.ndarray:
+    """(..., 4) unit x, y, z, w → (..., 3) axis × angle, angle in [0, π] (sign as scipy: q with
+    w < 0 is negated first)."""
+    v, w = q[..., :3], q[..., 3:]
+    s = np.sqrt(dot(v, v))
+    return v * (np.where(w < 0.0, -2.0, 2.0) * np.arctan2(s, np.abs(w)) / np.maximum(s, 1e-300))
+
+
+def to_rotvec(R: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) → (..., 3) axis-angle, angle in [0, π]."""
+    return quat_to_rotvec(to_quat(R))
+
+
+def to_rotvec_fast(R: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) → (..., 3) axis-angle from the skew part and the trace: θ = atan2(|vee|, tr - 1),
+    rv = vee · θ / |vee| with vee = vee(R - Rᵀ) = 2 sin θ · axis. Same as :func:`to_rotvec` except
+    near a half turn, where it loses precision (≈ 1e-16 / (π - θ) relative): for rotations known
+    to stay away from π (priors, checks)."""
+    y = R.reshape(R.shape[:-2] + (9,)) @ _VEE_TRACE
+    vee = y[..., :3]
+    s = np.sqrt(dot(vee, vee))
+    return vee * (np.arctan2(s, y[..., 3:] - 1.0) / np.maximum(s, 1e-300))

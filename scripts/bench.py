@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Capture-engine benchmark on the sample clip; prints one JSON object.
 
-Per-stage ms/frame of the streaming path (decode, detect, solve, filter, face), pipeline FPS vs
-detector-alone FPS measured in the same run, and RSS growth over a looped stream.
+Per-stage ms/frame of the streaming path (decode, detect, then ``LivePipeline.step``'s own stage
+timings: solve, face, filter), pipeline FPS vs detector-alone FPS measured in the same run, and RSS
+growth over a looped stream.
     .venv/bin/python scripts/bench.py [--clip PATH] [--seconds 60]
 """
 from __future__ import annotations
@@ -16,15 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-
-from inference import rotations as rot  # noqa: E402
 from inference.detect import MediaPipeHolisticDetector, detect  # noqa: E402
-from inference.face import FaceSolver  # noqa: E402
-from inference.filters import MotionFilter  # noqa: E402
-from inference.layout import FACE  # noqa: E402
-from inference.pipeline import DEFAULT_FOV_DEG, estimate_subject, solve_camera  # noqa: E402
-from inference.records import Camera, DetectionSeq  # noqa: E402
+from inference.pipeline import DEFAULT_FOV_DEG, LivePipeline  # noqa: E402
+from inference.records import Camera  # noqa: E402
 from inference.sources import open_source  # noqa: E402
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "Megamind.avi"
@@ -59,35 +54,23 @@ def main() -> None:
     # detector alone (decode + detect), then the whole streaming pipeline, same clip, same run
     def run(full: bool) -> tuple[float, dict]:
         det = MediaPipeHolisticDetector()
-        face = FaceSolver()
-        filt = MotionFilter()
+        live = LivePipeline(cam)
         times = {"detect": 0.0, "solve": 0.0, "filter": 0.0, "face": 0.0}
-        subject = None
         n = 0
         t_start = time.perf_counter()
         with open_source(args.clip) as s:
             for frame in s:
                 a = time.perf_counter()
                 d = detect(det, frame)
-                b = time.perf_counter()
-                times["detect"] += b - a
+                times["detect"] += time.perf_counter() - a
                 n += 1
                 if not full:
                     continue
-                seq = DetectionSeq.stack([d])
-                local, root = np.broadcast_to(np.eye(3), (55, 3, 3)).copy(), np.zeros(3)
-                if d.present[0]:
-                    subject = subject or estimate_subject(seq)
-                    G, J = solve_camera(seq, subject, cam)
-                    local, root = G[0], J[0, 0]
-                c = time.perf_counter()
-                fr = face.solve_frame(np.concatenate([d.kp2d[FACE, :2], d.kpz[FACE, None]], -1), bool(d.present[3]))
-                e = time.perf_counter()
-                filt.step(d.time, rot.to_quat(local), root, fr.expression[0], fr.arkit[0], d.present)
-                f = time.perf_counter()
-                times["solve"] += c - b
-                times["face"] += e - c
-                times["filter"] += f - e
+                live.step(d)                      # solve (body + output kinematics), face, filter
+                st = live.last_times
+                times["solve"] += st.solve / 1000.0
+                times["face"] += st.face / 1000.0
+                times["filter"] += st.filter / 1000.0
         total = time.perf_counter() - t_start
         det.close()
         return n / total, {k: v * 1000 / n for k, v in times.items()}
@@ -95,24 +78,23 @@ def main() -> None:
     detector_fps, _ = run(full=False)
     pipeline_fps, per = run(full=True)
 
-    # memory over a looped stream (solve + filter + face on cached detections, detector in loop)
+    # memory over a looped stream (detector + the whole streaming pipeline)
     det = MediaPipeHolisticDetector()
-    filt, face = MotionFilter(), FaceSolver()
-    subject = None
-    rss0, t_end, n_loop = None, time.perf_counter() + args.seconds, 0
+    live = LivePipeline(cam)
+    t_begin = time.perf_counter()
+    rss0, t_end, n_loop = None, t_begin + args.seconds, 0
+    samples, next_sample = [], t_begin + args.seconds / 10
     with open_source(args.clip, loop=True) as s:
         for frame in s:
-            d = detect(det, frame)
-            seq = DetectionSeq.stack([d])
-            if d.present[0]:
-                subject = subject or estimate_subject(seq)
-                G, J = solve_camera(seq, subject, cam)
-                fr = face.solve_frame(np.concatenate([d.kp2d[FACE, :2], d.kpz[FACE, None]], -1), bool(d.present[3]))
-                filt.step(d.time, rot.to_quat(G[0]), J[0, 0], fr.expression[0], fr.arkit[0], d.present)
+            live.step(detect(det, frame))
             n_loop += 1
             if n_loop == 100:
                 rss0 = rss_mb()
-            if time.perf_counter() > t_end:
+            now = time.perf_counter()
+            if now >= next_sample:               # ten RSS samples over the run: flat or growing?
+                samples.append(round(rss_mb(), 1))
+                next_sample += args.seconds / 10
+            if now > t_end:
                 break
     det.close()
     print(json.dumps({
@@ -125,6 +107,7 @@ def main() -> None:
         "solve_plus_filter_ms": round(per["solve"] + per["filter"], 3),
         "loop_seconds": args.seconds, "loop_frames": n_loop,
         "rss_growth_mb": round(rss_mb() - (rss0 or rss_mb()), 2),
+        "rss_samples_mb": samples,
     }))
 
 

@@ -10,8 +10,13 @@ from inference.pipeline import Motion
 
 
 @pytest.fixture(scope="module")
-def megamind():
-    return run_capture(str(MEGAMIND), progress=False).motion
+def megamind_capture():
+    return run_capture(str(MEGAMIND), progress=False)
+
+
+@pytest.fixture(scope="module")
+def megamind(megamind_capture):
+    return megamind_capture.motion
 
 
 @pytest.mark.parametrize("path", [MESSI, BASKETBALL], ids=["messi5", "basketball1"])
@@ -41,10 +46,10 @@ def test_megamind_clip(megamind, tmp_path):
     assert m.part_valid[:, 3].mean() > 0.9, "the face is visible in nearly every frame"
     assert np.all(np.diff(m.frame_times) > 0)
     np.testing.assert_allclose(m.frame_times[-1], 269 / 23.976, atol=2e-3)
-    # Known gap (README): this cartoon close-up reprojects at ~25 px median (target 15 px); the
-    # bound below guards against regressions until the per-hand depth fit lands.
+    # The default smoothing (0.5) trades some of the detector's jitter for smooth motion: ~17 px
+    # here; the solve itself is measured in test_megamind_solve_reprojects.
     err = reprojection_errors(m)
-    assert np.median(err) <= 27.0, f"median reprojection {np.median(err):.1f} px"
+    assert np.median(err) <= 18.5, f"median reprojection {np.median(err):.1f} px"
     assert m.poses.shape == (T, 165) and m.joints.shape == (T, 55, 3) and m.trans.shape == (T, 3)
     assert m.arkit.shape == (T, 52) and len(ARKIT_NAMES) == 52
     assert m.arkit.min() >= 0.0 and m.arkit.max() <= 1.0
@@ -56,6 +61,19 @@ def test_megamind_clip(megamind, tmp_path):
     R = axis_angle(m.poses.reshape(T, 55, 3))
     step = np.linalg.norm(to_rotvec(np.swapaxes(R[:-1], -1, -2) @ R[1:]), axis=-1)
     assert np.percentile(step[:, :22], 97) < 0.5  # (the clip has shot cuts between two characters)
+
+
+def test_megamind_solve_reprojects(megamind_capture):
+    """The solve (no temporal smoothing) of every frame with a person, projected with the stored
+    intrinsics, lies within 15 px (median) of the detected keypoints; hands found are solved."""
+    from inference.pipeline import solve_sequence
+    res = megamind_capture
+    m = solve_sequence(res.detections, res.motion.camera, smoothing=0.0)
+    err, hands = reprojection_errors(m), reprojection_errors(m, part="hands")
+    print(f"Megamind solve: median reprojection {np.median(err):.1f} px (hands {np.median(hands):.1f} px)")
+    assert np.median(err) <= 15.0, f"median reprojection {np.median(err):.1f} px"
+    assert np.median(hands) <= 15.0, f"median hand reprojection {np.median(hands):.1f} px"
+    assert m.part_valid[:, 1:3].any(axis=1).mean() > 0.3, "a hand is found in many frames"
 
 
 def test_megamind_npz_schema(megamind, tmp_path):

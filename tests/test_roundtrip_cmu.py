@@ -7,9 +7,9 @@ Clips are taken every 4th frame (120 → 30 fps, at most 300 frames). The subjec
 the first frame and its trajectory is centred 5.5 m in front of a camera 1 m above the floor, so it
 stays in view while it walks (131_01, 131_02) or hops (131_03) towards the camera.
 
-Acceptance targets (issue 2): ≤ 10 mm noiseless, ≤ 12 mm with 10 mm keypoint noise. Measured with
-the current solver (noiseless / 10 mm noise): 131_03 8.9 / 22.7 mm, 131_01 9.4 / 22.8 mm,
-131_02 9.8 / 23.4 mm. The bounds below are those figures + 10 %, a regression guard.
+Acceptance targets (issue 2): ≤ 10 mm noiseless (met: the bound is the target), ≤ 12 mm with 10 mm
+keypoint noise (open). Measured with the current solver (noiseless / 10 mm noise): 131_03
+6.7 / 18.6 mm, 131_01 7.7 / 19.1 mm, 131_02 7.3 / 18.9 mm; the noisy bounds are those + 10 %.
 """
 import numpy as np
 import pytest
@@ -27,11 +27,11 @@ from test_roundtrip import mpjpe_mm, solved_camera_joints
 STEP, MAX_FRAMES = 4, 300
 CAMERA_DISTANCE, CAMERA_HEIGHT = 5.5, 1.0
 
-#: clip → (noiseless bound, 10 mm-noise bound), millimetres: measured + 10 %.
+#: clip → (noiseless bound = the 10 mm target, 10 mm-noise bound = measured + 10 %), millimetres.
 BOUNDS_MM = {
-    "cmu_131_03.bvh": (9.8, 25.0),
-    "cmu_scaled_131_01.bvh": (10.4, 25.1),
-    "cmu_scaled_131_02.bvh": (10.8, 25.8),
+    "cmu_131_03.bvh": (10.0, 20.5),
+    "cmu_scaled_131_01.bvh": (10.0, 21.0),
+    "cmu_scaled_131_02.bvh": (10.0, 20.8),
 }
 
 
