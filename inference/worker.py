@@ -44,6 +44,10 @@ from typing import Iterator, TextIO
 
 os.environ.setdefault("GLOG_minloglevel", "2")        # MediaPipe's C++ log: warnings and up only
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The live solve works on tiny arrays between detector calls: BLAS worker threads only compete with
+# the detector's own threads for the cores (measured: pipeline/detector FPS 0.93 → 0.95).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 

@@ -52,6 +52,27 @@ ensure_venv() {
   ensure_venv_at "$VENV" "$ROOT/requirements-worker.txt" "$@"
 }
 
+# System libraries the bpy wheel links against (X11 / GL client libraries; a minimal Debian lacks them).
+BPY_SYSTEM_LIBS=(libX11.so.6 libXrender.so.1 libXfixes.so.3 libXi.so.6 libxkbcommon.so.0 libxcb.so.1
+                 libXext.so.6 libSM.so.6 libICE.so.6 libXt.so.6 libGL.so.1 libOpenGL.so.0)
+BPY_DEBIAN_PACKAGES=(libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libxcb1 libxext6 libsm6 libice6
+                     libxt6 libgl1 libopengl0)
+
+ensure_bpy_system_libs() {
+  local missing=0 lib
+  for lib in "${BPY_SYSTEM_LIBS[@]}"; do
+    /sbin/ldconfig -p 2>/dev/null | grep -q "$lib" || missing=1
+  done
+  [ "$missing" = 0 ] && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing the X11/GL client libraries bpy needs with apt-get ..." >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${BPY_DEBIAN_PACKAGES[@]}" >/dev/null
+  else
+    echo "warning: bpy needs these system libraries: ${BPY_DEBIAN_PACKAGES[*]} (sudo apt-get install ...)" >&2
+  fi
+}
+
 ensure_blender_venv() {
+  ensure_bpy_system_libs
   ensure_venv_at "$BLENDER_VENV" "$ROOT/requirements-blender.txt" "$@"
 }

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# as the add-on's worker runs (inference/worker.py): one BLAS thread beside the detector's threads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from inference.detect import MediaPipeHolisticDetector, detect  # noqa: E402
 from inference.pipeline import DEFAULT_FOV_DEG, LivePipeline  # noqa: E402
