@@ -504,3 +504,39 @@ class MotionFilter:
             out_q[i], out_t[i], out_e[i], out_a[i] = self.step(
                 times[i], local_quat[i], trans[i], expression[i], arkit[i], part_valid[i])
         return out_q, out_t, out_e, out_a
+
+
+#: Gaps in a hand or the face up to this long (seconds) are bridged in the batch path.
+MAX_BRIDGED_GAP_S = 0.5
+
+
+def bridge_short_gaps(times: np.ndarray, local_quat: np.ndarray, channels: np.ndarray,
+                      part_valid: np.ndarray, channel_part: np.ndarray,
+                      max_gap_s: float = MAX_BRIDGED_GAP_S) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offline only: where a hand or the face is lost for at most ``max_gap_s`` and found again,
+    interpolate its joints (slerp) and channels (linear) between the frames on either side, so the
+    filter neither fades it out nor eases it back in for a short detector dropout.
+
+    times (T,); local_quat (T, 55, 4); channels (T, C) with channel_part (C,) naming the part of each
+    channel; part_valid (T, 4) bool. Returns copies of local_quat and channels and the (T, 4) mask of
+    parts that are now usable (detected or bridged). The body (part 0) is never bridged here.
+    """
+    q, x, usable = local_quat.copy(), channels.copy(), part_valid.copy()
+    for part in (LEFT_HAND, RIGHT_HAND, FACE):
+        ok = part_valid[:, part]
+        seen = np.flatnonzero(ok)
+        if len(seen) < 2:
+            continue
+        jumps = np.flatnonzero(np.diff(seen) > 1)          # gaps between seen[k] and seen[k + 1]
+        joints, chans = np.flatnonzero(JOINT_PART == part), np.flatnonzero(channel_part == part)
+        for k in jumps:
+            a, b = seen[k], seen[k + 1]
+            if times[b] - times[a] > max_gap_s:
+                continue
+            mid = np.arange(a + 1, b)
+            w = (times[mid] - times[a]) / max(times[b] - times[a], 1e-9)          # (G,)
+            for j in joints:
+                q[mid, j] = slerp(np.repeat(q[a, j][None], len(mid), 0), np.repeat(q[b, j][None], len(mid), 0), w)
+            x[np.ix_(mid, chans)] = (1.0 - w)[:, None] * x[a, chans] + w[:, None] * x[b, chans]
+            usable[mid, part] = True
+    return q, x, usable

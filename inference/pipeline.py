@@ -14,7 +14,8 @@ import numpy as np
 from . import lift
 from . import rotations as rot
 from .face import ARKIT_NAMES, FaceSolver
-from .filters import MotionFilter
+from .filters import FACE as FACE_PART
+from .filters import MotionFilter, bridge_short_gaps
 from .layout import FACE, POSE, landmark_offsets, landmarks_from_pose
 from .records import Camera, Detection, DetectionSeq
 from .skeleton import DEFAULT_REST, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_vectors, global_to_local
@@ -334,11 +335,16 @@ def with_hand_scale(subject: Subject, scale: float) -> Subject:
 def filter_zero_phase(times: np.ndarray, q: np.ndarray, root: np.ndarray, expression: np.ndarray,
                       arkit: np.ndarray, part_valid: np.ndarray, smoothing: float
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The batch path's smoothing: the One-Euro filter run forward, then backward over its output
-    (times mirrored), so the two lags cancel — a whole clip needs no causal filter. Arrays as in
+    """The batch path's smoothing: short dropouts of a hand or the face are bridged
+    (:func:`filters.bridge_short_gaps`), then the One-Euro filter runs forward, then backward over its
+    output (times mirrored), so the two lags cancel — a whole clip needs no causal filter. Arrays as in
     :meth:`MotionFilter.filter_sequence`: q (T, 55, 4), root (T, 3), expression (T, E), arkit (T, 52),
     part_valid (T, 4); returns the filtered four."""
     E = expression.shape[1]
+    channels = np.concatenate([expression, arkit], axis=1)
+    q, channels, part_valid = bridge_short_gaps(times, q, channels, part_valid,
+                                                np.full(channels.shape[1], FACE_PART))
+    expression, arkit = channels[:, :E], channels[:, E:]
     fwd = MotionFilter(smoothing=smoothing, num_expression=E).filter_sequence(
         times, q, root, expression, arkit, part_valid)
     if smoothing <= 0 or len(times) < 2:

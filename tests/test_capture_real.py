@@ -46,10 +46,10 @@ def test_megamind_clip(megamind, tmp_path):
     assert m.part_valid[:, 3].mean() > 0.9, "the face is visible in nearly every frame"
     assert np.all(np.diff(m.frame_times) > 0)
     np.testing.assert_allclose(m.frame_times[-1], 269 / 23.976, atol=2e-3)
-    # The default smoothing (0.5) trades some of the detector's jitter for smooth motion: ~17 px
+    # The default smoothing (0.5) trades some of the detector's jitter for smooth motion: ~16.4 px
     # here; the solve itself is measured in test_megamind_solve_reprojects.
     err = reprojection_errors(m)
-    assert np.median(err) <= 18.5, f"median reprojection {np.median(err):.1f} px"
+    assert np.median(err) <= 17.5, f"median reprojection {np.median(err):.1f} px"
     assert m.poses.shape == (T, 165) and m.joints.shape == (T, 55, 3) and m.trans.shape == (T, 3)
     assert m.arkit.shape == (T, 52) and len(ARKIT_NAMES) == 52
     assert m.arkit.min() >= 0.0 and m.arkit.max() <= 1.0

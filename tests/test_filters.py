@@ -403,3 +403,23 @@ def test_filter_sequence_equals_repeated_step():
     first = a.filter_sequence(t[:80], q[:80], tr[:80], ex[:80], ak[:80], valid[:80])
     rest = a.filter_sequence(t[80:], q[80:], tr[80:], ex[80:], ak[80:], valid[80:], reset=False)
     np.testing.assert_allclose(np.concatenate([first[0], rest[0]]), batch[0], rtol=0, atol=1e-12)
+
+
+def test_bridge_short_gaps_interpolates_only_short_dropouts():
+    from inference.filters import bridge_short_gaps
+    T = 40
+    t = np.arange(T) / 30.0
+    q = np.zeros((T, 55, 4))
+    q[..., 3] = 1.0
+    angle = np.linspace(0.0, 1.0, T)
+    q[:, 30] = np.stack([np.zeros(T), np.zeros(T), np.sin(angle / 2), np.cos(angle / 2)], -1)  # left hand joint
+    ch = np.linspace(0.0, 1.0, T)[:, None].repeat(3, 1)
+    valid = np.ones((T, 4), bool)
+    valid[5:10, 1] = False        # 5 frames (0.2 s): bridged
+    valid[15:35, 2] = False       # 20 frames (0.67 s): left to the filter's hold and fade
+    valid[0:3, 3] = False         # lost at the start: nothing to bridge from
+    qb, chb, usable = bridge_short_gaps(t, q, ch, valid, np.full(3, 3))
+    assert usable[5:10, 1].all() and not usable[15:35, 2].any() and not usable[0:3, 3].any()
+    np.testing.assert_allclose(np.abs(qb[5:10, 30]), np.abs(q[5:10, 30]), atol=1e-9)  # slerp of a uniform turn
+    np.testing.assert_array_equal(qb[:, :25], q[:, :25])   # the body is never touched
+    np.testing.assert_array_equal(chb, ch)                 # the face was never lost between two seen frames
