@@ -7,7 +7,8 @@ bone space is :mod:`.convert` with each bone's rest basis read from ``bone.matri
 
 Bulk keys use ``keyframe_points.add`` + ``foreach_set`` per F-curve (never ``keyframe_insert``). The
 F-curves come from the action's channelbag for the ID's slot (layered actions, Blender 4.4+/5.x) or
-from ``action.fcurves`` (4.2 LTS), chosen by feature detection.
+from ``action.fcurves`` (4.2 LTS), chosen by feature detection (as are the channelbag helpers and the
+F-curve group argument, which 4.4/4.5 lack).
 
 Imports only bpy, numpy and the stdlib (plus the numpy-only engine modules).
 """
@@ -170,17 +171,34 @@ def _fcurve_owner(id_block: bpy.types.ID, action: bpy.types.Action, create: bool
     if slot is None:
         return None
     if create:
-        return anim_utils.action_ensure_channelbag_for_slot(action, slot)
+        return _ensure_channelbag(action, slot)
     return anim_utils.action_get_channelbag_for_slot(action, slot)
+
+
+def _ensure_channelbag(action: bpy.types.Action, slot: bpy.types.ActionSlot):
+    """The slot's channelbag, created if needed: ``anim_utils.action_ensure_channelbag_for_slot``
+    where it exists (5.0+); Blender 4.4/4.5 have layered actions without that helper, so the same
+    steps (first layer, its first keyframe strip, ``channelbag(slot, ensure=True)``) are done here."""
+    from bpy_extras import anim_utils
+    ensure = getattr(anim_utils, "action_ensure_channelbag_for_slot", None)
+    if ensure is not None:
+        return ensure(action, slot)
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True)
 
 
 def _ensure_fcurve(owner, layered: bool, data_path: str, index: int, group: str) -> bpy.types.FCurve:
     fc = owner.fcurves.find(data_path, index=index)
     if fc is not None:
         return fc
-    if layered:
+    if not layered:
+        return owner.fcurves.new(data_path, index=index, action_group=group)
+    if "group_name" in owner.fcurves.bl_rna.functions["new"].parameters:       # 5.0+
         return owner.fcurves.new(data_path, index=index, group_name=group)
-    return owner.fcurves.new(data_path, index=index, action_group=group)
+    fc = owner.fcurves.new(data_path, index=index)                            # 4.4 / 4.5
+    fc.group = owner.groups.get(group) or owner.groups.new(group)
+    return fc
 
 
 def fcurves_of(id_block: bpy.types.ID) -> dict[tuple[str, int], bpy.types.FCurve]:

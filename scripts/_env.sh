@@ -2,11 +2,13 @@
 # (Python 3.11) and install the pinned requirements when they change. Source it, then call
 # ensure_venv [extra requirement files...]        -> .venv         (engine: requirements-worker.txt)
 # ensure_blender_venv [extra requirement files...] -> .venv-blender (bpy tests: requirements-blender.txt)
+# ensure_blender42_venv [extra requirement files...] -> .venv-blender42 (bpy 4.2 LTS: requirements-blender42.txt)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 BLENDER_VENV="$ROOT/.venv-blender"
+BLENDER42_VENV="$ROOT/.venv-blender42"
 
 find_python() {
   for py in python3.11 python3; do
@@ -75,4 +77,10 @@ ensure_bpy_system_libs() {
 ensure_blender_venv() {
   ensure_bpy_system_libs
   ensure_venv_at "$BLENDER_VENV" "$ROOT/requirements-blender.txt" "$@"
+}
+
+# The oldest Blender the manifest accepts (blender_version_min = 4.2.0): the same tests on bpy 4.2 LTS.
+ensure_blender42_venv() {
+  ensure_bpy_system_libs
+  ensure_venv_at "$BLENDER42_VENV" "$ROOT/requirements-blender42.txt" "$@"
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: the engine's tests in .venv, then the Blender tests (tests/blender, bpy as a
-# module) in .venv-blender; both venvs are created/reused with pinned versions. Exits non-zero when
-# either suite fails.
+# module) in .venv-blender (bpy 5.0) and again in .venv-blender42 (bpy 4.2 LTS, the oldest Blender the
+# manifest accepts); the venvs are created/reused with pinned versions. Exits non-zero when any suite
+# fails.
 # Extra arguments go to pytest: options (-k roundtrip, -x, ...) go to both suites; test paths go to
-# the suite they belong to (tests/blender/... to the Blender run, anything else to the main run), and
+# the suite they belong to (tests/blender/... to both Blender runs, anything else to the main run), and
 # a suite with no path of its own is skipped when paths are given.
 source "$(dirname "$0")/_env.sh"
 ensure_venv "$ROOT/requirements-test.txt"
 ensure_blender_venv
+ensure_blender42_venv
 cd "$ROOT"
 
 opts=(); main_paths=(); blender_paths=(); takes_value=0
@@ -47,6 +49,9 @@ fi
 if [ "$run_blender" = 1 ]; then
   echo "== Blender suite (.venv-blender, tests/blender) ==" >&2
   rc=0; "$BLENDER_VENV/bin/python" -m pytest -q ${opts[@]+"${opts[@]}"} "${blender_paths[@]}" || rc=$?
+  rcs+=("$rc")
+  echo "== Blender 4.2 LTS suite (.venv-blender42, tests/blender) ==" >&2
+  rc=0; "$BLENDER42_VENV/bin/python" -m pytest -q ${opts[@]+"${opts[@]}"} "${blender_paths[@]}" || rc=$?
   rcs+=("$rc")
 fi
 all_empty=1

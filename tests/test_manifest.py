@@ -97,7 +97,7 @@ def test_zip_contents(built_zip):
     assert shipped <= names, sorted(shipped - names)
     forbidden = ("tests/", "scripts/", "dev/", ".venv", ".git", ".ci/", ".cache/", "demo_out/", "dist/")
     assert not [n for n in names if n.startswith(forbidden) or "__pycache__" in n or n.endswith(".pyc")]
-    assert not {"pyproject.toml", "requirements-test.txt", "requirements-blender.txt"} & names
+    assert not {"pyproject.toml", "requirements-test.txt", "requirements-blender.txt", "requirements-blender42.txt"} & names
 
 
 def test_build_is_deterministic(built_zip, tmp_path):

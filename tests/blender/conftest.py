@@ -1,4 +1,5 @@
-"""Fixtures for the tests that need Blender (``bpy`` 5.0.1 as a module; run with ``.venv-blender``).
+"""Fixtures for the tests that need Blender (``bpy`` as a module: 5.0.1 in ``.venv-blender`` and 4.2 LTS
+in ``.venv-blender42``; scripts/test.sh runs the suite in both).
 
 Blender's user folders (extensions, their private user dirs, config) are redirected to a temporary
 folder before ``bpy`` is imported, so the tests never touch the real home. Fixtures:

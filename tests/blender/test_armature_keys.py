@@ -1,10 +1,10 @@
-"""SMPL-X armature, mesh, live pose and bulk keyframes inside Blender (bpy 5.0 as a module).
+"""SMPL-X armature, mesh, live pose and bulk keyframes inside Blender (bpy 5.0 or 4.2 LTS as a module).
 
-Run with ``.venv-blender/bin/python -m pytest tests/blender/test_armature_keys.py``. The add-on
-modules are imported as ``smplx_mocap.blender_addon.*`` (the repository root aliased as the package
-``smplx_mocap``, as Blender sees the installed extension) without running the add-on's
-registration. The generated SMPL-X-layout model is written by the engine venv (its generator needs
-scipy, which Blender code never imports).
+Run with ``.venv-blender/bin/python -m pytest tests/blender/test_armature_keys.py`` (or
+``.venv-blender42``). The add-on modules are imported as ``smplx_mocap.blender_addon.*`` (the
+repository root aliased as the package ``smplx_mocap``, as Blender sees the installed extension)
+without running the add-on's registration. The generated SMPL-X-layout model is written by the
+engine venv (its generator needs scipy, which Blender code never imports).
 """
 from __future__ import annotations
 
@@ -374,3 +374,40 @@ def test_model_mesh_groups_shape_keys_and_keys(ctx, model, amass):
     owner = np.argmax(model.weights, axis=1)
     expect = np.einsum("vij,vj->vi", glob[owner], verts - rest[owner]) + joints[owner]
     np.testing.assert_allclose(posed.reshape(-1, 3), cv.points_to_blender(expect), atol=1e-4)
+
+
+def test_fcurves_live_where_this_blender_keeps_them(ctx, model, amass):
+    """Whichever action API this Blender has, chosen by feature detection like the writer: layered
+    (4.4+: the ID's own slot is assigned and its channelbag holds the F-curves; 4.4/4.5 lack
+    ``group_name`` and ``action_ensure_channelbag_for_slot``) or legacy (4.2: ``action.fcurves``).
+    Every F-curve is grouped (bone name / ARKit / Expression), for the armature and the shape keys."""
+    from bpy_extras import anim_utils
+
+    quats, trans = amass
+    obj = armature.build_armature(ctx, model=model, betas=np.zeros(10))
+    mesh_obj = armature.smplx_mesh(obj)
+    frames = np.arange(1, 11, dtype=np.float64)
+    expr = np.zeros((10, 10))
+    keys.write_keys(obj, frames, quats[:10], trans[:10], REST_PELVIS, expression=expr,
+                    arkit=np.zeros((10, 52)), mesh_obj=mesh_obj)
+    want_obj = {f'pose.bones["{n}"].rotation_quaternion': n for n in JOINT_NAMES}
+    want_obj[f'pose.bones["{JOINT_NAMES[0]}"].location'] = JOINT_NAMES[0]
+    want_obj.update({f'["{n}"]': keys.ARKIT_GROUP for n in ARKIT_NAMES})
+    want_obj.update({f'["expr_{i:03d}"]': keys.EXPRESSION_GROUP for i in range(10)})
+    want_key = {f'key_blocks["Exp{i:03d}"].value': keys.EXPRESSION_GROUP for i in range(10)}
+    for id_block, want, count in ((obj, want_obj, 55 * 4 + 3 + 52 + 10),
+                                  (mesh_obj.data.shape_keys, want_key, 10)):
+        anim = id_block.animation_data
+        action = anim.action
+        if hasattr(action, "slots"):                                   # layered (4.4+)
+            slot = anim.action_slot
+            assert slot is not None and slot.target_id_type == id_block.id_type
+            owner = anim_utils.action_get_channelbag_for_slot(action, slot)
+            assert owner is not None
+        else:                                                          # legacy (4.2)
+            owner = action
+        curves = list(owner.fcurves)
+        assert len(curves) == count
+        assert {(fc.data_path, fc.array_index) for fc in curves} == set(keys.fcurves_of(id_block))
+        assert {fc.data_path: fc.group.name if fc.group else None for fc in curves} == want
+        assert {g.name for g in owner.groups} == set(want.values())

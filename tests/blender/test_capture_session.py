@@ -212,3 +212,16 @@ def test_disable_during_live_link_stops_worker(extension_module, bpy_clean, work
     finally:
         disable(extension_module)     # unregister must stop the child and unlink the ring
     assert sess.finished and not Path(sess.ring.path).exists()
+
+
+def test_bake_of_a_bad_file_reports_one_line_and_keys_nothing(installed_addon, worker_python, tmp_path, no_leaks):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video\n")
+    setup_capture(worker_python, bad)
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.mocap.bake()
+    message = str(info.value).strip()
+    assert "notes.mp4" in message and len(message.splitlines()) == 1, message
+    obj = bpy.context.scene.smplx_mocap.target
+    assert obj is None or not keyed_frames(obj)
+    assert addon("blender_addon.session").status().state == "failed"

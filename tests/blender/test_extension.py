@@ -1,7 +1,7 @@
 """The extension as Blender sees it: the zip, install, enable/disable, registration, the runtime setup.
 
-Runs in headless bpy 5.0.1 (``.venv-blender``) with Blender's user folders in a temporary directory
-(see conftest.py).
+Runs in headless bpy (5.0.1 in ``.venv-blender``, 4.2 LTS in ``.venv-blender42``) with Blender's user
+folders in a temporary directory (see conftest.py).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+import types
 import zipfile
 from pathlib import Path
 
@@ -185,6 +186,87 @@ def test_ui_icons_exist(installed_addon):
     for rel in ("blender_addon/panel.py", "blender_addon/preferences.py"):
         used |= set(re.findall(r'icon="([A-Z_0-9]+)"', (ROOT / rel).read_text()))
     assert used and used <= icons, sorted(used - icons)
+
+
+class CheckedLayout:
+    """Stands in for ``bpy.types.UILayout`` in a draw call (headless bpy never draws): every method,
+    argument and attribute must be one this Blender's UILayout has (its RNA), enum arguments (icons)
+    one of its items, ``prop`` a property of the data, ``operator`` a registered operator. Layouts it
+    returns (row, column, box, ...) are checked the same way; ``calls`` records (method, arguments)."""
+
+    _rna = bpy.types.UILayout.bl_rna
+
+    def __init__(self, calls: list | None = None):
+        object.__setattr__(self, "calls", [] if calls is None else calls)
+
+    def __setattr__(self, name, value):
+        prop = self._rna.properties.get(name)
+        assert prop is not None and not prop.is_readonly, f"UILayout.{name} is not settable in {bpy.app.version_string}"
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        fn = self._rna.functions.get(name)
+        assert fn is not None, f"UILayout.{name}() does not exist in Blender {bpy.app.version_string}"
+        params = [p for p in fn.parameters if not p.is_output]
+        returns_layout = any(p.is_output and getattr(p, "fixed_type", None) is not None
+                             and p.fixed_type.identifier == "UILayout" for p in fn.parameters)
+
+        def call(*args, **kw):
+            where = f"UILayout.{name}() in Blender {bpy.app.version_string}"
+            assert len(args) <= len(params), f"{where}: {len(args)} positional arguments"
+            given = {p.identifier: a for p, a in zip(params, args)}
+            assert not set(given) & set(kw), f"{where}: {sorted(set(given) & set(kw))} given twice"
+            given.update(kw)
+            known = {p.identifier: p for p in params}
+            assert set(given) <= set(known), f"{where} has no argument {sorted(set(given) - set(known))}"
+            missing = [p.identifier for p in params if p.is_required and p.identifier not in given]
+            assert not missing, f"{where}: {missing} missing"
+            for key, value in given.items():
+                if known[key].type == "ENUM" and isinstance(value, str):
+                    assert value in known[key].enum_items.keys(), f"{where}: {key}={value!r} unknown"
+            if name == "prop":
+                assert given["property"] in given["data"].bl_rna.properties, f"no property {given['property']!r}"
+            if name == "operator":
+                module, op = given["operator"].split(".")
+                try:
+                    getattr(getattr(bpy.ops, module), op).get_rna_type()
+                except (AttributeError, KeyError):
+                    pytest.fail(f"operator {given['operator']} not registered")
+            self.calls.append((name, given))
+            return CheckedLayout(self.calls) if returns_layout else None
+        return call
+
+
+def test_panel_and_preferences_draw_with_this_blenders_ui_api(installed_addon):
+    """The sidebar panel (every source type, recording on and off) and the preferences draw with
+    only what this Blender's UILayout has."""
+    props = bpy.context.scene.smplx_mocap
+    panel = bpy.types.MOCAP_PT_main
+    assert panel.poll(bpy.context)
+    drawn_props = set()
+    for source in ("VIDEO", "FOLDER", "WEBCAM"):
+        for record in (False, True):
+            props.source_type, props.record = source, record
+            layout = CheckedLayout()
+            panel.draw(types.SimpleNamespace(layout=layout), bpy.context)
+            ops = [kw["operator"] for name, kw in layout.calls if name == "operator"]
+            assert ops == ["mocap.live_start", "mocap.live_stop", "mocap.record_toggle", "mocap.bake",
+                           "mocap.resolve", "mocap.setup_runtime"]
+            assert not any(name == "label" and kw.get("icon") == "ERROR" for name, kw in layout.calls)
+            drawn_props |= {kw["property"] for name, kw in layout.calls if name == "prop"}
+    assert {"video_path", "folder_path", "webcam_index", "model_path"} <= drawn_props
+    props.record = False
+    prefs = bpy.context.preferences.addons[installed_addon].preferences
+    cls = type(prefs)
+    layout = CheckedLayout()
+    cls.layout = layout                   # how Blender's preferences editor hands the layout over
+    try:
+        cls.draw(prefs, bpy.context)
+    finally:
+        del cls.layout
+    assert [kw["property"] for name, kw in layout.calls if name == "prop"] == ["model_path", "python_path"]
+    assert [kw["operator"] for name, kw in layout.calls if name == "operator"] == ["mocap.pick_model",
+                                                                                   "mocap.setup_runtime"]
 
 
 def test_scene_settings(installed_addon, tmp_path):
