@@ -312,9 +312,15 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
+_LAYOUTS: dict[int, "stream.FrameLayout"] = {}
+
+
 def records_to_arrays(records: np.ndarray, num_expression: int = NUM_EXPRESSION) -> dict[str, np.ndarray]:
     """(N, R) float32 ring records → quat (N, 55, 4), trans (N, 3), expression, arkit, part_valid."""
-    return stream.FrameLayout(num_expression=num_expression).unpack_many(records)
+    layout = _LAYOUTS.get(num_expression)
+    if layout is None:
+        layout = _LAYOUTS[num_expression] = stream.FrameLayout(num_expression=num_expression)
+    return layout.unpack_many(records)
 
 
 def part_valid_column(part: int, num_expression: int = NUM_EXPRESSION) -> int:
