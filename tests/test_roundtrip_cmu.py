@@ -9,7 +9,7 @@ stays in view while it walks (131_01, 131_02) or hops (131_03) towards the camer
 
 Acceptance targets (issue 2): ≤ 10 mm noiseless (met: the bound is the target), ≤ 12 mm with 10 mm
 keypoint noise (open). Measured with the current solver (noiseless / 10 mm noise): 131_03
-6.7 / 18.6 mm, 131_01 7.7 / 19.1 mm, 131_02 7.3 / 18.9 mm; the noisy bounds are those + 10 %.
+6.7 / 18.4 mm, 131_01 7.6 / 18.8 mm, 131_02 7.3 / 18.7 mm; the noisy bounds are about those + 10 %.
 """
 import numpy as np
 import pytest
