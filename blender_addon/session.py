@@ -231,7 +231,7 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
     user.mkdir(parents=True, exist_ok=True)
     registry = user / "segments.txt"
     stream.remove_stale(registry)
-    layout = stream.FrameLayout(num_expression=NUM_EXPRESSION)
+    layout = _layout(NUM_EXPRESSION)
     ring = stream.Ring.create(RING_SLOTS.get(options.mode, 8), layout)
     stream.remember(ring.path, registry)
     log_path = user / "worker.log"
@@ -315,15 +315,19 @@ atexit.register(shutdown)
 _LAYOUTS: dict[int, "stream.FrameLayout"] = {}
 
 
-def records_to_arrays(records: np.ndarray, num_expression: int = NUM_EXPRESSION) -> dict[str, np.ndarray]:
-    """(N, R) float32 ring records → quat (N, 55, 4), trans (N, 3), expression, arkit, part_valid."""
+def _layout(num_expression: int) -> "stream.FrameLayout":
     layout = _LAYOUTS.get(num_expression)
     if layout is None:
         layout = _LAYOUTS[num_expression] = stream.FrameLayout(num_expression=num_expression)
-    return layout.unpack_many(records)
+    return layout
+
+
+def records_to_arrays(records: np.ndarray, num_expression: int = NUM_EXPRESSION) -> dict[str, np.ndarray]:
+    """(N, R) float32 ring records → quat (N, 55, 4), trans (N, 3), expression, arkit, part_valid."""
+    return _layout(num_expression).unpack_many(records)
 
 
 def part_valid_column(part: int, num_expression: int = NUM_EXPRESSION) -> int:
     """Column of a ring record holding ``part_valid[part]`` (0 body, 1 left hand, 2 right hand, 3 face)."""
-    sl = stream.FrameLayout(num_expression=num_expression).slices["part_valid"]
+    sl = _layout(num_expression).slices["part_valid"]
     return sl.start + part

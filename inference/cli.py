@@ -60,18 +60,28 @@ def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
+def check_fov_smoothing(fov: float | None, smoothing: float) -> None:
+    """Raise :class:`InputError` for a field of view or smoothing out of range (CLI and worker)."""
+    if fov is not None and not 10.0 <= fov <= 170.0:
+        raise InputError(f"--fov {fov}: give the horizontal field of view in degrees, between 10 and 170")
+    if not 0.0 <= smoothing <= 1.0:
+        raise InputError(f"--smoothing {smoothing}: give a value between 0 and 1")
+
+
+def check_npz_path(flag: str, path: Path) -> None:
+    """Raise :class:`InputError` unless ``path`` ends in .npz and its folder exists."""
+    if path.suffix != ".npz":
+        raise InputError(f"{flag} '{path}' must end in .npz")
+    if not path.parent.is_dir():
+        raise InputError(f"{flag}: folder '{path.parent}' does not exist: create it or choose another path")
+
+
 def capture(args: argparse.Namespace) -> Path:
     from .capture import run_capture  # heavy imports only once the arguments are fine
 
-    if args.fov is not None and not 10.0 <= args.fov <= 170.0:
-        raise InputError(f"--fov {args.fov}: give the horizontal field of view in degrees, between 10 and 170")
-    if not 0.0 <= args.smoothing <= 1.0:
-        raise InputError(f"--smoothing {args.smoothing}: give a value between 0 and 1")
+    check_fov_smoothing(args.fov, args.smoothing)
     out = Path(args.out) if args.out else default_out(args.input)
-    if out.suffix != ".npz":
-        raise InputError(f"--out '{out}' must end in .npz")
-    if not out.parent.is_dir():
-        raise InputError(f"--out: folder '{out.parent}' does not exist: create it or choose another path")
+    check_npz_path("--out", out)
     result = run_capture(args.input, model_path=args.model, fov_deg=args.fov, hands=not args.no_hands,
                          face=not args.no_face, smoothing=args.smoothing, folder_fps=args.folder_fps,
                          max_frames=args.max_frames, progress=not args.quiet, preview_path=args.preview)

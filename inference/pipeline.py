@@ -408,7 +408,8 @@ def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = 
 @dataclass
 class FrameResult:
     """One live frame: local_rot (55, 3, 3) with world root, trans (3,), joints (55, 3),
-    expression (E,), arkit (52,), part_valid (4,), time (s)."""
+    expression (E,), arkit (52,), part_valid (4,), time (s); local_quat (55, 4) x, y, z, w: the
+    filter's quaternions local_rot was made from (None when a caller builds one from matrices)."""
 
     time: float
     local_rot: np.ndarray
@@ -417,6 +418,7 @@ class FrameResult:
     expression: np.ndarray
     arkit: np.ndarray
     part_valid: np.ndarray
+    local_quat: np.ndarray | None = None
 
 
 @dataclass
@@ -514,7 +516,7 @@ class LivePipeline:
         self.last_times = StageTimes(solve=1e3 * (t1 - t0 + t3 - t2 + t5 - t4), face=1e3 * (t2 - t1),
                                      filter=1e3 * (t4 - t3))
         return FrameResult(time=det.time, local_rot=L, trans=root_f - rest[0], joints=joints,
-                           expression=expr, arkit=arkit, part_valid=part_valid)
+                           expression=expr, arkit=arkit, part_valid=part_valid, local_quat=q)
 
 
 __all__ = ["Motion", "solve_sequence", "LivePipeline", "FrameResult", "StageTimes", "solve_camera",

@@ -232,7 +232,19 @@ class Source:
                 f"frames={self.frame_count} fps={self.nominal_fps}>")
 
 
-class VideoSource(Source):
+class _CaptureSource(Source):
+    """A source read through a ``cv2.VideoCapture`` (``_cap``) with one decoded frame held back
+    (``_pending``): closing releases the capture."""
+
+    def close(self) -> None:
+        super().close()
+        self._pending = None
+        cap, self._cap = getattr(self, "_cap", None), None
+        if cap is not None:
+            cap.release()
+
+
+class VideoSource(_CaptureSource):
     kind = "video"
 
     def __init__(self, path: Path, cap: cv2.VideoCapture, first: np.ndarray, first_pts: float,
@@ -295,12 +307,6 @@ class VideoSource(Source):
                 raise _fail(f"VIDEO: decoding stopped after {count} of {total} frames: the file is "
                             f"truncated or damaged; re-export or re-download it ({self.path})")
 
-    def close(self) -> None:
-        super().close()
-        self._pending = None
-        cap, self._cap = getattr(self, "_cap", None), None
-        if cap is not None:
-            cap.release()
 
 
 class ImageSource(Source):
@@ -371,7 +377,7 @@ class FolderSource(Source):
         self._first = None
 
 
-class WebcamSource(Source):
+class WebcamSource(_CaptureSource):
     kind = "webcam"
 
     def __init__(self, spec: str, camera: int, cap: cv2.VideoCapture, first: np.ndarray,
@@ -407,12 +413,6 @@ class WebcamSource(Source):
                 self._clock0 = clock
             yield image, clock - self._clock0
 
-    def close(self) -> None:
-        super().close()
-        self._pending = None
-        cap, self._cap = getattr(self, "_cap", None), None
-        if cap is not None:
-            cap.release()
 
 
 def _open_webcam(spec: str, arg: str | None) -> WebcamSource:

@@ -87,10 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_options(args: argparse.Namespace) -> None:
     """Raise :class:`InputError` for options that cannot work (before any heavy work starts)."""
-    if args.fov is not None and not 10.0 <= args.fov <= 170.0:
-        raise InputError(f"--fov {args.fov}: give the horizontal field of view in degrees, between 10 and 170")
-    if not 0.0 <= args.smoothing <= 1.0:
-        raise InputError(f"--smoothing {args.smoothing}: give a value between 0 and 1")
+    from .cli import check_fov_smoothing, check_npz_path
+    check_fov_smoothing(args.fov, args.smoothing)
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames {args.max_frames}: give at least 1, or leave it out")
     if args.mode in ("live", "bake") and not args.source:
@@ -106,11 +104,7 @@ def check_options(args: argparse.Namespace) -> None:
         raise InputError(f"--mode {args.mode} needs --out (the .npz to write)")
     for flag, value in (("--out", args.out), ("--detections", args.detections if args.mode == "bake" else "")):
         if value:
-            path = Path(value)
-            if path.suffix != ".npz":
-                raise InputError(f"{flag} '{path}' must end in .npz")
-            if not path.parent.is_dir():
-                raise InputError(f"{flag}: folder '{path.parent}' does not exist: create it or choose another path")
+            check_npz_path(flag, Path(value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,8 +204,11 @@ def fit_width(x: np.ndarray, width: int) -> np.ndarray:
 
 def pack_result(layout: stream.FrameLayout, result, out: np.ndarray | None = None) -> np.ndarray:
     """:class:`~inference.pipeline.FrameResult` → (R,) float32 ring record (quaternions w, x, y, z)."""
-    from .rotations import to_quat
-    q = to_quat(result.local_rot)[:, [3, 0, 1, 2]]     # scipy's x, y, z, w → w, x, y, z
+    if result.local_quat is not None:
+        q = result.local_quat[:, [3, 0, 1, 2]]          # x, y, z, w → w, x, y, z
+    else:
+        from .rotations import to_quat
+        q = to_quat(result.local_rot)[:, [3, 0, 1, 2]]
     return layout.pack(q, result.trans, fit_width(result.expression, layout.num_expression),
                        result.arkit, result.part_valid, out=out)
 
