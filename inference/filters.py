@@ -540,3 +540,54 @@ def bridge_short_gaps(times: np.ndarray, local_quat: np.ndarray, channels: np.nd
             x[np.ix_(mid, chans)] = (1.0 - w)[:, None] * x[a, chans] + w[:, None] * x[b, chans]
             usable[mid, part] = True
     return q, x, usable
+
+
+#: Offline target smoothing: Gaussian sigma (seconds) per unit of ``smoothing`` (0.5 → 25 ms).
+TARGET_SIGMA_PER_SMOOTHING = 0.05
+
+
+def target_sigma(smoothing: float) -> float:
+    """Seconds of Gaussian sigma the batch path smooths its 3D landmark targets with."""
+    return TARGET_SIGMA_PER_SMOOTHING * float(np.clip(smoothing, 0.0, 1.0))
+
+
+def gaussian_smooth(times: np.ndarray, x: np.ndarray, weight: np.ndarray, sigma: float,
+                    shots: np.ndarray | None = None) -> np.ndarray:
+    """Offline, zero-phase: confidence-weighted Gaussian smoothing on real timestamps, as a local
+    linear fit (each sample becomes the value at its own time of a straight line fitted to its
+    neighbours within 3 sigma, weights ``exp(-dt² / 2 sigma²) * weight``): a motion at constant speed
+    passes unchanged, also at the ends of a clip and with uneven frame times; time gaps and unseen
+    samples mix in nothing, nor do samples of different ``shots`` (T,) ints (edit cuts).
+
+    times (T,) seconds, increasing; x (T, N, D); weight (T, N) >= 0; sigma seconds. Samples with zero
+    weight keep their value. Returns (T, N, D) float64. The loop runs over the kernel's taps
+    (a few per side), each tap vectorised over all frames.
+    """
+    x = np.asarray(x, np.float64)
+    T = len(times)
+    if sigma <= 0 or T < 2:
+        return x.copy()
+    dt_frame = float(np.median(np.diff(times)))
+    reach = int(min(T - 1, np.ceil(3.0 * sigma / max(dt_frame, 1e-6))))
+    frames = np.arange(T)
+    s0, s1, s2 = (np.zeros(weight.shape) for _ in range(3))      # sums of w, w dt, w dt²
+    sx, stx = np.zeros_like(x), np.zeros_like(x)                  # sums of w x, w dt x
+    shots = np.zeros(T, np.int64) if shots is None else np.asarray(shots)
+    for offset in range(-reach, reach + 1):
+        idx = np.clip(frames + offset, 0, T - 1)
+        same = (idx == frames + offset) & (shots[idx] == shots)
+        dt = (times[idx] - times) * same                                                    # (T,)
+        g = np.exp(-0.5 * (dt / sigma) ** 2) * same
+        w = g[:, None] * weight[idx]                                                        # (T, N)
+        wd = w * dt[:, None]
+        s0 += w
+        s1 += wd
+        s2 += wd * dt[:, None]
+        sx += w[..., None] * x[idx]
+        stx += wd[..., None] * x[idx]
+    det = s0 * s2 - s1 * s1
+    linear = det > 1e-9 * np.maximum(s0 * s2, 1e-30)               # else a weighted mean
+    num = np.where(linear[..., None], s2[..., None] * sx - s1[..., None] * stx, sx)
+    den = np.where(linear, det, s0)
+    keep = (s0 > 0) & (weight > 0)
+    return np.where(keep[..., None], num / np.where(keep, den, 1.0)[..., None], x)

@@ -194,6 +194,7 @@ class Rig:
     target_frame_t: np.ndarray   # (8, 3, 3) pelvis, chest, hands (2), pose-model hands (2), feet (2): the
     #                              rest frames of the vectors _FRAME_TARGETS picks
     rv_map: np.ndarray           # (8, 9) torso parameters → spine, left and right collar rotation vectors
+    collar_fwd_sign: np.ndarray  # (2,) sign of each collar's second swing parameter for a forward swing
     torso_vectors: np.ndarray    # (3, 3) collar bones (2) and neck + half head, in spine3's frame
     spine3_children: np.ndarray  # (3, 3) collar bones (2) and neck bone
     hip_bones: np.ndarray        # (2, 3)
@@ -229,6 +230,7 @@ class Rig:
                 frame_t(0.5 * (rest[f1[:, 0]] + rest[f1[:, 2]]) - rest[WRIST], vb),
                 frame_t(rest[FOOT] + off[LM_TOE] - heel_rest, rest[ANKLE] - heel_rest)]),
             rv_map=_rv_map(np.stack([e1, rot.cross(cb, e1)], axis=1)),    # collar swing axes
+            collar_fwd_sign=np.sign(rot.dot(rot.cross(cb, _Z), rot.cross(cb, e1))[:, 0]),
             torso_vectors=np.concatenate([B[COLLAR], (B[NECK] + 0.5 * B[HEAD])[None]]),
             spine3_children=np.concatenate([B[COLLAR], B[NECK][None]]), hip_bones=B[HIP],
             face_offsets=off[LM_FACE],
@@ -313,7 +315,8 @@ def _bend_secondary(base: np.ndarray, mid: np.ndarray, end: np.ndarray, fallback
 #: the range of motion of the lumbar vs. thoracic spine (and in AMASS: mean local rotation 0.43 / 0.26 /
 #: 0.18 rad on the sample sequence). Equal shares measured 12.0 mm on the AMASS round trip, this 10.0.
 SPINE_SHARE = np.array([1.5, 0.9, 0.6])
-_W_COLLAR = 0.06   # collars prefer rest
+_W_COLLAR = 0.06   # collars prefer the scapulohumeral rhythm's position (:func:`collar_rhythm`)
+COLLAR_PROTRACTION = 0.35  # radians of collar protraction with an arm straight forward
 _W_CHEST = 0.2     # chest prefers the frame of the shoulder line and trunk axis (also conditions the fit)
 _W_TILT = 0.02     # pelvis tilt prefers the trunk axis
 _W_HEAD = 1.0      # the head must be reachable through a neck bent halfway
@@ -343,6 +346,7 @@ class _TorsoFrame:
     shoulder_t: np.ndarray  # (T, 1, 2, 3)
     head_t: np.ndarray     # (T, 1, 3) head target minus half the head bone
     chest_t: np.ndarray    # (T, 1, 3, 3) transposed chest target frame
+    prior: np.ndarray      # (T, 1, 8) where the parameter priors pull (the collars' rhythm, else 0)
 
 
 def _torso_rotations(x: np.ndarray, f: _TorsoFrame, rig: Rig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -369,7 +373,7 @@ def _torso_residual(x: np.ndarray, f: _TorsoFrame, rig: Rig) -> np.ndarray:
     sh = p3[..., None, :] + (rig.bones[COLLAR] + rot.mv(collar_local, rig.bones[SHOULDER])) @ rot.transpose(g3)
     head = p3 + g3 @ rig.torso_vectors[2]
     return np.concatenate([(sh - f.shoulder_t).reshape(x.shape[:-1] + (6,)), _W_HEAD * (head - f.head_t),
-                           _W_CHEST * rot.to_rotvec_fast(f.chest_t @ g3), x * _PRIOR_W], axis=-1)
+                           _W_CHEST * rot.to_rotvec_fast(f.chest_t @ g3), (x - f.prior) * _PRIOR_W], axis=-1)
 
 
 def _solve_spd(A: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -381,9 +385,27 @@ def _solve_spd(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     return V @ ((rot.transpose(V) @ b) / lam[..., :, None])
 
 
+def collar_rhythm(chest: np.ndarray, arm: np.ndarray, rig: Rig) -> np.ndarray:
+    """Where the scapulohumeral rhythm puts the collars for the arms' directions: the collar
+    parameters (T, 4) (left up, left forward-or-back, right up, right …) of the torso fit.
+
+    chest (T, 3, 3) the chest's rotation; arm (T, 2, 3) shoulder → elbow, left and right. Elevation
+    (from hanging, in the chest frame): the shoulder girdle takes one degree in three beyond the
+    first 30° (Inman's 2:1 glenohumeral : scapulothoracic rhythm), SMPL-X's rest (T-pose, 90°) being
+    its zero, so hanging arms lower the collars by 20°; an arm reaching forward protracts the
+    collar by up to COLLAR_PROTRACTION.
+    """
+    a = rot.normalize(rot.mv(rot.transpose(chest)[:, None], arm))          # rest axes, (T, 2, 3)
+    elev = np.arccos(np.clip(-a[..., 1], -1.0, 1.0))
+    up = (np.maximum(elev - np.pi / 6, 0.0) - np.pi / 3) / 3.0
+    fwd = COLLAR_PROTRACTION * a[..., 2] * rig.collar_fwd_sign
+    return np.stack([up, fwd], axis=-1).reshape(len(a), 4)
+
+
 def _solve_torso(pelvis0: np.ndarray, chest: np.ndarray, hip_mid: np.ndarray, hip_vec: np.ndarray,
                  shoulder_t: np.ndarray, head_R: np.ndarray, head_t: np.ndarray, rig: Rig,
-                 x0: np.ndarray | None = None, iters: int | None = None):
+                 x0: np.ndarray | None = None, iters: int | None = None,
+                 collars: np.ndarray | None = None):
     """Pelvis tilt, spine bend and collars that put both shoulders on their targets.
 
     The hips fix the pelvis up to a tilt about the hip line; the shoulders (6 numbers) then decide
@@ -400,7 +422,9 @@ def _solve_torso(pelvis0: np.ndarray, chest: np.ndarray, hip_mid: np.ndarray, hi
     # the neck turns halfway from the chest to the head; the head must then reach its target
     f = _TorsoFrame(pelvis0=pelvis0[:, None], hip_axis=rot.normalize(hip_vec)[:, None, None], hip_mid=hip_mid[:, None],
                     shoulder_t=shoulder_t[:, None], head_t=(head_t - 0.5 * rot.mv(head_R, rig.bones[HEAD]))[:, None],
-                    chest_t=rot.transpose(chest)[:, None])
+                    chest_t=rot.transpose(chest)[:, None], prior=np.zeros((len(pelvis0), 1, 8)))
+    if collars is not None:
+        f.prior[:, 0, 4:] = collars
     if x0 is None:
         x = np.zeros((len(pelvis0), 8))
         x[:, 1:4] = rot.to_rotvec(rot.transpose(pelvis0) @ chest) / 3.0
@@ -446,7 +470,8 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
     hip_mid = 0.5 * (Q[:, LM_HIP[0]] + Q[:, LM_HIP[1]])
     head_R, head_t = rot.kabsch(rig.face_offsets, Q[:, _S_FACE], W[:, _S_FACE] + 1e-3)
     G0, third, collar_local, torso_x = _solve_torso(frames[:, 0], frames[:, 1], hip_mid, ab[:, 0], sh_t,
-                                                    head_R, head_t, rig, torso_init, torso_iters)
+                                                    head_R, head_t, rig, torso_init, torso_iters,
+                                                    collar_rhythm(frames[:, 1], el_t - sh_t, rig))
     g1 = G0 @ third[:, 0]
     g2 = g1 @ third[:, 1]
     spine = np.stack([g1, g2, g2 @ third[:, 2]], axis=1)

@@ -46,10 +46,11 @@ def test_megamind_clip(megamind, tmp_path):
     assert m.part_valid[:, 3].mean() > 0.9, "the face is visible in nearly every frame"
     assert np.all(np.diff(m.frame_times) > 0)
     np.testing.assert_allclose(m.frame_times[-1], 269 / 23.976, atol=2e-3)
-    # The default smoothing (0.5) trades some of the detector's jitter for smooth motion: ~16.4 px
-    # here; the solve itself is measured in test_megamind_solve_reprojects.
+    # With the default smoothing (0.5: landmark targets smoothed over 25 ms, zero phase, then a light
+    # One-Euro pass) the motion still lies within 15 px of the keypoints (14.8 px); the solve
+    # itself is measured in test_megamind_solve_reprojects.
     err = reprojection_errors(m)
-    assert np.median(err) <= 17.5, f"median reprojection {np.median(err):.1f} px"
+    assert np.median(err) <= 15.0, f"median reprojection {np.median(err):.1f} px"
     assert m.poses.shape == (T, 165) and m.joints.shape == (T, 55, 3) and m.trans.shape == (T, 3)
     assert m.arkit.shape == (T, 52) and len(ARKIT_NAMES) == 52
     assert m.arkit.min() >= 0.0 and m.arkit.max() <= 1.0
@@ -74,6 +75,15 @@ def test_megamind_solve_reprojects(megamind_capture):
     assert np.median(err) <= 15.0, f"median reprojection {np.median(err):.1f} px"
     assert np.median(hands) <= 15.0, f"median hand reprojection {np.median(hands):.1f} px"
     assert m.part_valid[:, 1:3].any(axis=1).mean() > 0.3, "a hand is found in many frames"
+
+
+def test_megamind_shot_cuts_found(megamind_capture):
+    """The trailer cuts between two characters twice; the batch smoothing must not mix shots, so
+    both cuts are found (frames 98 and 154) and nothing else."""
+    from inference.pipeline import shot_ids
+    shots = shot_ids(megamind_capture.detections)
+    assert shots.shape == (270,)
+    assert list(np.flatnonzero(np.diff(shots)) + 1) == [98, 154]
 
 
 def test_megamind_npz_schema(megamind, tmp_path):

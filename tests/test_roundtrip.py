@@ -3,8 +3,9 @@ kinematics → synthetic detections in the detector's layout → solve → forwa
 
 MPJPE here is over the 52 body+hand joints after aligning each frame's centroid (translation),
 in the camera frame. Acceptance targets (issue 2): ≤ 10 mm noiseless, ≤ 1.2 × noise with 10 mm
-noise. Measured now (README): 10.0 mm and 22.3 mm: the bounds below guard against regressions
-while the torso prior (spine/collar ambiguity) and noise robustness are improved.
+noise. The noiseless solve runs without smoothing (9.9 mm: met, the bound is the target); the noisy
+one runs the batch path as a user gets it, at the default smoothing 0.5 (13.8 mm: the 12 mm target
+is NOT met; the bound is the measurement + 10 %).
 """
 import numpy as np
 import pytest
@@ -59,11 +60,11 @@ def solved_camera_joints(motion):
     return motion.joints @ inv[:3, :3].T + inv[:3, 3]
 
 
-@pytest.mark.parametrize("noise_m, bound_mm", [(0.0, 10.5), (0.01, 24.5)])
-def test_amass_roundtrip(scene, noise_m, bound_mm):
+@pytest.mark.parametrize("noise_m, smoothing, bound_mm", [(0.0, 0.0, 10.0), (0.01, 0.5, 15.2)])
+def test_amass_roundtrip(scene, noise_m, smoothing, bound_mm):
     model, rest, cam, G, joints, times = scene
     seq = render_detections(G, joints, rest, cam, times, noise_m=noise_m, seed=1)
-    m = solve_sequence(seq, cam, model=model, smoothing=0.0, subject=Subject.from_rest(rest))
+    m = solve_sequence(seq, cam, model=model, smoothing=smoothing, subject=Subject.from_rest(rest))
     err = mpjpe_mm(solved_camera_joints(m), joints)
     print(f"AMASS round trip, noise {noise_m * 1000:.0f} mm: MPJPE {err:.1f} mm")
     assert err <= bound_mm
@@ -103,3 +104,19 @@ def test_strongly_bent_knee_is_solved_as_seen(hip_deg, knee_deg):
     jc = solved_camera_joints(m)
     for name in ("right_knee", "right_ankle", "right_foot"):
         assert np.linalg.norm(jc[0, J[name]] - joints[0, J[name]]) < 0.005, name
+
+
+def test_no_shot_cut_in_continuous_motion_and_a_splice_is_one(scene):
+    """Fast real motion at 120 fps is one shot; two clips spliced together (the person jumps across
+    the picture) are two, split exactly at the splice."""
+    from inference.pipeline import shot_ids
+    model, rest, cam, G, joints, times = scene
+    seq = render_detections(G, joints, rest, cam, times, noise_m=0.01, seed=1)
+    assert (shot_ids(seq) == 0).all()
+    moved = render_detections(G, joints + np.array([1.2, 0.0, 0.5]), rest, cam, times, seed=1)
+    half = len(times) // 2
+    spliced = type(seq)(times, seq.image_size, np.concatenate([seq.kp2d[:half], moved.kp2d[half:]]),
+                        np.concatenate([seq.kpz[:half], moved.kpz[half:]]),
+                        np.concatenate([seq.world[:half], moved.world[half:]]), seq.present)
+    shots = shot_ids(spliced)
+    assert (shots[:half] == 0).all() and (shots[half:] == 1).all()
