@@ -317,7 +317,7 @@ def _bend_secondary(base: np.ndarray, mid: np.ndarray, end: np.ndarray, fallback
 SPINE_SHARE = np.array([1.5, 0.9, 0.6])
 _W_COLLAR = 0.06   # collars prefer the scapulohumeral rhythm's position (:func:`collar_rhythm`)
 COLLAR_PROTRACTION = 0.35  # radians of collar protraction with an arm straight forward
-_W_CHEST = 0.2     # chest prefers the frame of the shoulder line and trunk axis (also conditions the fit)
+_W_CHEST = 0.1     # chest prefers the frame of the shoulder line and trunk axis (also conditions the fit)
 _W_TILT = 0.02     # pelvis tilt prefers the trunk axis
 _W_HEAD = 1.0      # the head must be reachable through a neck bent halfway
 #: Gauss-Newton iterations of the torso fit: at most TORSO_ITERS_* from scratch (cold) or from a

@@ -3,9 +3,9 @@ kinematics → synthetic detections in the detector's layout → solve → forwa
 
 MPJPE here is over the 52 body+hand joints after aligning each frame's centroid (translation),
 in the camera frame. Acceptance targets (issue 2): ≤ 10 mm noiseless, ≤ 1.2 × noise with 10 mm
-noise. The noiseless solve runs without smoothing (9.9 mm: met, the bound is the target); the noisy
-one runs the batch path as a user gets it, at the default smoothing 0.5 (13.8 mm: the 12 mm target
-is NOT met; the bound is the measurement + 10 %).
+noise. The noiseless solve runs without smoothing (8.3 mm: met, the bound is the target); the noisy
+one runs the batch path as a user gets it, at the default smoothing 0.5 (12.6 mm, 12.4 with another
+noise seed: the 12 mm target is NOT met; the bound is the measurement + 10 %).
 """
 import numpy as np
 import pytest
@@ -60,7 +60,7 @@ def solved_camera_joints(motion):
     return motion.joints @ inv[:3, :3].T + inv[:3, 3]
 
 
-@pytest.mark.parametrize("noise_m, smoothing, bound_mm", [(0.0, 0.0, 10.0), (0.01, 0.5, 15.2)])
+@pytest.mark.parametrize("noise_m, smoothing, bound_mm", [(0.0, 0.0, 10.0), (0.01, 0.5, 13.9)])
 def test_amass_roundtrip(scene, noise_m, smoothing, bound_mm):
     model, rest, cam, G, joints, times = scene
     seq = render_detections(G, joints, rest, cam, times, noise_m=noise_m, seed=1)
