@@ -37,7 +37,8 @@ class MocapSettings(bpy.types.PropertyGroup):
     use_hands: BoolProperty(name="Hands", default=True, description="Capture the fingers")
     use_face: BoolProperty(name="Face", default=True, description="Capture jaw, eyes and expressions")
     smoothing: FloatProperty(name="Smoothing", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
-                             description="0: raw and responsive, 1: smooth with more lag")
+                             description="0: raw and responsive, 1: smoothest (bakes smooth without lag, "
+                                         "the live link lags more)")
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="AUTO",
                          description="Where the detector runs")
     target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,

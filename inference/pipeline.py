@@ -435,10 +435,10 @@ def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = 
     q, root_world, expression, arkit = rot.to_quat(local), root_world, fr.expression, fr.arkit
     shots = shot_ids(seq)
     for shot in range(int(shots[-1]) + 1 if T else 0):                # each shot filtered on its own
-        s = np.flatnonzero(shots == shot)
-        s = slice(s[0], s[-1] + 1)
-        q[s], root_world[s], expression[s], arkit[s] = filter_zero_phase(
-            seq.times[s], q[s], root_world[s], expression[s], arkit[s], part_valid[s],
+        frames = np.flatnonzero(shots == shot)
+        span = slice(frames[0], frames[-1] + 1)
+        q[span], root_world[span], expression[span], arkit[span] = filter_zero_phase(
+            seq.times[span], q[span], root_world[span], expression[span], arkit[span], part_valid[span],
             smoothing * BATCH_ONE_EURO_SHARE)
     poses, trans, joints = _locals_to_motion_arrays(rot.quat_to_matrix(q), root_world, rest)
     betas = subject.betas if subject.betas is not None else np.zeros(10)

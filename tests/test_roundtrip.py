@@ -120,3 +120,22 @@ def test_no_shot_cut_in_continuous_motion_and_a_splice_is_one(scene):
                         np.concatenate([seq.world[:half], moved.world[half:]]), seq.present)
     shots = shot_ids(spliced)
     assert (shots[:half] == 0).all() and (shots[half:] == 1).all()
+
+
+def test_batch_smoothing_does_not_cross_a_shot_cut(scene):
+    """The frames after a cut are smoothed as if the clip started there: the same joint rotations
+    as the second shot solved on its own (the targets' smoothing and the One-Euro pass both
+    restart; the root is left out, its world frame is the first frame's of each clip)."""
+    model, rest, cam, G, joints, times = scene
+    n = 120
+    seq = render_detections(G[:n], joints[:n], rest, cam, times[:n], noise_m=0.01, seed=1)
+    moved = render_detections(G[n:2 * n], joints[n:2 * n] + np.array([1.2, 0.0, 0.5]), rest, cam, times[:n],
+                              noise_m=0.01, seed=2)
+    spliced = type(seq)(times[:2 * n], seq.image_size, np.concatenate([seq.kp2d, moved.kp2d]),
+                        np.concatenate([seq.kpz, moved.kpz]), np.concatenate([seq.world, moved.world]),
+                        np.concatenate([seq.present, moved.present]))
+    second = type(seq)(times[n:2 * n], seq.image_size, moved.kp2d, moved.kpz, moved.world, moved.present)
+    subject = Subject.from_rest(rest)
+    both = solve_sequence(spliced, cam, model=model, smoothing=0.5, subject=subject).poses
+    alone = solve_sequence(second, cam, model=model, smoothing=0.5, subject=subject).poses
+    np.testing.assert_allclose(both[n:, 3:], alone[:, 3:], atol=1e-6)
