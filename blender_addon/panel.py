@@ -8,6 +8,7 @@ from __future__ import annotations
 import bpy
 
 from . import preferences
+from .classes import register_classes, unregister_classes
 
 # (operator idname, RNA class name, button text, icon)
 ACTIONS = (
@@ -113,11 +114,8 @@ CLASSES = (MOCAP_PT_main,)
 
 
 def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+    register_classes(CLASSES)
 
 
 def unregister() -> None:
-    for cls in reversed(CLASSES):
-        if getattr(cls, "is_registered", False):
-            bpy.utils.unregister_class(cls)
+    unregister_classes(CLASSES)

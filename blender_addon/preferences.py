@@ -6,6 +6,7 @@ from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from . import runtime
+from .classes import register_classes, unregister_classes
 
 ADDON_PACKAGE = __package__.rpartition(".")[0] or __package__  # bl_ext.<repo>.smplx_mocap
 
@@ -72,11 +73,8 @@ CLASSES = (MOCAP_OT_pick_model, MocapPreferences)
 
 
 def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+    register_classes(CLASSES)
 
 
 def unregister() -> None:
-    for cls in reversed(CLASSES):
-        if getattr(cls, "is_registered", False):
-            bpy.utils.unregister_class(cls)
+    unregister_classes(CLASSES)

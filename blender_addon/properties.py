@@ -8,6 +8,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from .classes import register_classes, unregister_classes
+
 SOURCE_ITEMS = (
     ("VIDEO", "Video", "A video file (container timestamps)"),
     ("FOLDER", "Image Folder", "A folder of images, frames --folder-fps apart"),
@@ -53,14 +55,11 @@ CLASSES = (MocapSettings,)
 
 
 def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+    register_classes(CLASSES)
     bpy.types.Scene.smplx_mocap = PointerProperty(type=MocapSettings)
 
 
 def unregister() -> None:
     if hasattr(bpy.types.Scene, "smplx_mocap"):
         del bpy.types.Scene.smplx_mocap
-    for cls in reversed(CLASSES):
-        if getattr(cls, "is_registered", False):
-            bpy.utils.unregister_class(cls)
+    unregister_classes(CLASSES)

@@ -367,7 +367,7 @@ def with_hand_scale(subject: Subject, scale: float) -> Subject:
 #: The batch path smooths mostly before the solve (its landmark targets, :func:`filters.target_sigma`);
 #: the One-Euro pass after it (which also holds and fades parts that leave the picture) runs at
 #: this share of the smoothing setting. Round trips with 10 mm keypoint noise (README): One-Euro
-#: alone at 0.5 left 18–22 mm, targets at 20 ms + One-Euro at 0.1 13–15 mm.
+#: alone at 0.5 left 18–22 mm, targets at 25 ms + One-Euro at 0.15 (the default 0.5) 12.4–15 mm.
 BATCH_ONE_EURO_SHARE = 0.3
 
 

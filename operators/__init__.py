@@ -11,7 +11,7 @@ import pkgutil
 import traceback
 from types import ModuleType
 
-import bpy
+from ..blender_addon.classes import register_classes, unregister_classes
 
 LOAD_ERRORS: dict[str, str] = {}  # module name -> one-line error
 _registered: list[ModuleType] = []
@@ -24,25 +24,15 @@ def module_names() -> list[str]:
 def _register_module(mod: ModuleType) -> None:
     if hasattr(mod, "register"):
         mod.register()
-        return
-    done = []
-    try:
-        for cls in getattr(mod, "CLASSES", ()):
-            bpy.utils.register_class(cls)
-            done.append(cls)
-    except Exception:
-        for cls in reversed(done):
-            bpy.utils.unregister_class(cls)
-        raise
+    else:
+        register_classes(getattr(mod, "CLASSES", ()))
 
 
 def _unregister_module(mod: ModuleType) -> None:
     if hasattr(mod, "unregister"):
         mod.unregister()
-        return
-    for cls in reversed(getattr(mod, "CLASSES", ())):
-        if getattr(cls, "is_registered", False):
-            bpy.utils.unregister_class(cls)
+    else:
+        unregister_classes(getattr(mod, "CLASSES", ()))
 
 
 def register() -> None:

@@ -15,7 +15,6 @@ import io
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the repo's `inference` im
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference.body_model import build_model  # noqa: E402
+from inference.cli import save_npz_atomic  # noqa: E402
 from inference.errors import ModelFileError  # noqa: E402
 
 _SPARSE_NAMES = {"csc_matrix", "csr_matrix", "csc_array", "csr_array"}
@@ -170,15 +170,7 @@ def convert(in_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
         raise ModelFileError(f"{name}: {err}: the file is damaged; download it again") from None
     build_model(arrays, in_path)  # validate (raises ModelFileError naming the bad key)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    save_npz_atomic(out_path, arrays, compressed=False)   # uncompressed: a large model loads faster
     return out_path
 
 
