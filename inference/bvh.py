@@ -344,12 +344,21 @@ def cmu_table_for(motion: BvhMotion) -> dict[str, _Bone]:
                      "Hips/LeftUpLeg/LeftLeg/… joints): use a CMU database BVH file")
 
 
-def rest_alignment(motion: BvhMotion, rest_smplx: np.ndarray, table: dict[str, _Bone]) -> dict[str, np.ndarray]:
-    """Per SMPL-X joint, the fixed rotation A (3, 3) with ``A @ smplx_bone ∥ cmu_bone`` in rest.
+#: SMPL-X joints that keep their rest shape relative to the pelvis when the CMU trunk is at rest.
+_TRUNK = ("spine1", "spine2", "spine3", "neck", "head")
 
-    The minimal rotation between the two rest bone directions (both skeletons' rest frames are
-    the world frame); identity for joints with no bone to align. The pelvis takes the Kabsch fit of
-    its three bones (to both hips and up the spine).
+
+def rest_alignment(motion: BvhMotion, rest_smplx: np.ndarray, table: dict[str, _Bone]) -> dict[str, np.ndarray]:
+    """Per SMPL-X joint, the fixed rotation A (3, 3) that maps its rest onto the CMU rest.
+
+    Limbs: ``A @ smplx_bone ∥ cmu_bone``, the minimal rotation between the two rest bone directions
+    (both skeletons' rest frames are the world frame), so limb bones point along the CMU bones. The
+    pelvis takes the Kabsch fit of its three bones (to both hips and up the spine). The trunk
+    (spine1 … head) takes the pelvis's A and each foot its ankle's: a CMU trunk or foot at its
+    rest then leaves the SMPL-X one at its own rest shape. (Aligning each short spine bone on its
+    own would force SMPL-X's curved rest spine straight with a zig-zag of local rotations, about
+    -18°, +38°, -42°, +29° for spine2, spine3, neck, head, that no body makes; and would bend the
+    toes by the ankle's alignment.) Joints with no bone to align otherwise take the identity.
     """
     cmu_rest = motion.rest_positions()
     P = lambda n: cmu_rest[motion.index(n)]  # noqa: E731
@@ -366,6 +375,10 @@ def rest_alignment(motion: BvhMotion, rest_smplx: np.ndarray, table: dict[str, _
     src = np.stack([S(n) for n in ("left_hip", "right_hip", "spine1")]) - S("pelvis")
     dst = np.stack([P(n) for n in hips]) - P("Hips")
     out["pelvis"], _ = rot.kabsch(rot.normalize(src), rot.normalize(dst))
+    for joint in _TRUNK:
+        out[joint] = out["pelvis"]
+    for side in ("left", "right"):
+        out[f"{side}_foot"] = out[f"{side}_ankle"]
     return out
 
 
@@ -383,11 +396,11 @@ def cmu_to_smplx(motion: BvhMotion, rest_smplx: np.ndarray) -> tuple[np.ndarray,
     matter). Each mapped SMPL-X joint takes the global rotation ``G_cmu[driver] @ A`` with ``A``
     from :func:`rest_alignment`; fingers, jaw and eyes keep the identity local rotation.
 
-    Limb bones then point exactly along the CMU bones in every frame. The trunk differs where the
-    skeletons do: SMPL-X pelvis → spine1 moves with the pelvis (CMU Hips → Chest with lowerback),
-    and SMPL-X spine3 → neck moves with spine3 = CMU Chest2 (CMU Chest2 → Neck with lowerneck, whose
-    rotation reaches SMPL-X through the neck's global rotation); the trunk as a whole (pelvis →
-    head) follows within a few degrees.
+    Limb bones then point exactly along the CMU bones in every frame. The trunk keeps SMPL-X's
+    rest curvature and turns as the CMU trunk segments turn: SMPL-X pelvis → spine1 moves with the
+    pelvis (CMU Hips → Chest with lowerback), and SMPL-X spine3 → neck moves with spine3 = CMU
+    Chest2 (CMU Chest2 → Neck with lowerneck, whose rotation reaches SMPL-X through the neck's
+    global rotation); the trunk as a whole (pelvis → head) follows within a few degrees.
     """
     table = cmu_table_for(motion)
     A = rest_alignment(motion, rest_smplx, table)

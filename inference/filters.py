@@ -542,8 +542,8 @@ def bridge_short_gaps(times: np.ndarray, local_quat: np.ndarray, channels: np.nd
     return q, x, usable
 
 
-#: Offline target smoothing: Gaussian sigma (seconds) per unit of ``smoothing`` (0.5 → 25 ms).
-TARGET_SIGMA_PER_SMOOTHING = 0.05
+#: Offline target smoothing: Gaussian sigma (seconds) per unit of ``smoothing`` (0.5 → 20 ms).
+TARGET_SIGMA_PER_SMOOTHING = 0.04
 
 
 def target_sigma(smoothing: float) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import lift
+from . import lift, refine
 from . import rotations as rot
 from .face import ARKIT_NAMES, FaceSolver
 from .filters import FACE as FACE_PART
@@ -158,11 +158,13 @@ LIFTING_PASSES = 2
 
 
 def solve_camera(seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True,
-                 passes: int = LIFTING_PASSES, sigma: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                 passes: int = LIFTING_PASSES, sigma: float = 0.0, refined: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Camera-frame solve of frames that have a body (see :func:`_lifting_passes`; ``sigma``
-    seconds of zero-phase target smoothing). Returns global rotations (T, 55, 3, 3) and joints
+    seconds of zero-phase target smoothing; ``refined``: the last pass ends with
+    :func:`refine.refine_pose`). Returns global rotations (T, 55, 3, 3) and joints
     (T, 55, 3) in the camera frame (metres)."""
-    pose = _lifting_passes(seq, subject, camera, hands, passes, sigma=sigma)[-1]
+    pose = _lifting_passes(seq, subject, camera, hands, passes, sigma=sigma, refined=refined)[-1]
     return pose.G, pose.joints
 
 
@@ -176,7 +178,8 @@ def _weights(seq: DetectionSeq, hands: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def _lifting_passes(seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool, passes: int,
                     torso_init: list[np.ndarray] | None = None,
-                    torso_iters: int | None = None, sigma: float = 0.0) -> list[SkeletonPose]:
+                    torso_iters: int | None = None, sigma: float = 0.0, refined: bool = False
+                    ) -> list[SkeletonPose]:
     """``passes`` perspective passes: the landmarks of a 3D estimate are placed by the root
     translation that best projects them onto the 2D keypoints, moved onto their pixel rays at the
     depths that gives them (:func:`lift.perspective_targets`) and the skeleton is solved on them.
@@ -184,7 +187,9 @@ def _lifting_passes(seq: DetectionSeq, subject: Subject, camera: Camera, hands: 
     next one the previous pass's solved skeleton. Only the last pass is a full solve: the others
     feed nothing but their body landmarks' depths to the next and leave out what moves none of them
     (``solve_skeleton(full=False)``). ``torso_init``: one warm start per pass (each (T, 8)) with
-    ``torso_iters`` Gauss-Newton iterations. ``sigma`` > 0 (batch path only): each pass's targets are
+    ``torso_iters`` Gauss-Newton iterations. ``refined`` (batch path): the last pass's analytic
+    solve is refined by a joint least-squares fit of all its targets (:func:`refine.refine_pose`).
+    ``sigma`` > 0 (batch path only): each pass's targets are
     smoothed over time first (:func:`filters.gaussian_smooth`, weighted by the landmarks'
     confidences; zero phase, so no lag), which takes the detector's frame-to-frame jitter out
     before the solve rather than after it. Returns every pass's pose."""
@@ -202,8 +207,12 @@ def _lifting_passes(seq: DetectionSeq, subject: Subject, camera: Camera, hands: 
         Q = lift.perspective_targets(seq, lm + t[:, None], camera)
         if sigma > 0:
             Q = gaussian_smooth(seq.times, Q, W, sigma, shots)
-        out.append(solve_skeleton(Q, W, hand_ok, subject,
-                                  torso_init=init[k], torso_iters=torso_iters, full=last))
+        pose = solve_skeleton(Q, W, hand_ok, subject, torso_init=init[k], torso_iters=torso_iters, full=last)
+        if last and refined:
+            w, frozen = refine.weights_and_frozen(W, hand_ok)
+            G, joints = refine.refine_pose(pose.G, pose.joints[:, 0], Q, w, frozen, subject)
+            pose = SkeletonPose(G=G, joints=joints, torso=pose.torso)
+        out.append(pose)
     return out
 
 
@@ -367,7 +376,8 @@ def with_hand_scale(subject: Subject, scale: float) -> Subject:
 #: The batch path smooths mostly before the solve (its landmark targets, :func:`filters.target_sigma`);
 #: the One-Euro pass after it (which also holds and fades parts that leave the picture) runs at
 #: this share of the smoothing setting. Round trips with 10 mm keypoint noise (README): One-Euro
-#: alone at 0.5 left 18–22 mm, targets at 25 ms + One-Euro at 0.15 (the default 0.5) 12.4–15 mm.
+#: alone at 0.5 left 18–22 mm; targets at 20 ms, the refinement and One-Euro at 0.15 (the default
+#: 0.5) 10.7–11.7 mm.
 BATCH_ONE_EURO_SHARE = 0.3
 
 
@@ -395,8 +405,10 @@ def filter_zero_phase(times: np.ndarray, q: np.ndarray, root: np.ndarray, expres
 
 
 def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = True, face: bool = True,
-                   smoothing: float = 0.5, subject: Subject | None = None) -> Motion:
-    """Solve a whole clip of detections into a filtered world-space motion."""
+                   smoothing: float = 0.5, subject: Subject | None = None, refined: bool = True) -> Motion:
+    """Solve a whole clip of detections into a filtered world-space motion. ``refined``: finish
+    the solve with the joint least-squares fit of all landmarks (:mod:`inference.refine`; the live
+    path, one frame at a time in a time budget, does without it)."""
     T = len(seq)
     valid = seq.present[:, 0].copy()
     measured = subject is None and model is None     # hands are measured on the default skeleton only
@@ -407,11 +419,11 @@ def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = 
     M[:3, :3] = CAMERA_TO_WORLD_BASE
     if valid.any():
         sigma = target_sigma(smoothing)
-        Gc, Jc = solve_camera(seq[valid], subject, camera, hands, sigma=sigma)
+        Gc, Jc = solve_camera(seq[valid], subject, camera, hands, sigma=sigma, refined=refined)
         scale = measure_hand_scale(seq[valid], Jc, camera) if measured and hands else 1.0
         if abs(scale - 1.0) > HAND_SCALE_TOLERANCE:
             subject = with_hand_scale(subject, float(np.clip(scale, *HAND_SCALE_RANGE)))
-            Gc, Jc = solve_camera(seq[valid], subject, camera, hands, sigma=sigma)
+            Gc, Jc = solve_camera(seq[valid], subject, camera, hands, sigma=sigma, refined=refined)
         first = int(np.argmax(valid))
         foot_vis = seq.kp2d[first, [POSE["left_heel"], POSE["right_heel"], POSE["left_foot_index"],
                                     POSE["right_foot_index"]], 2]

@@ -17,6 +17,9 @@ Order of the solve (each joint conditioned on its already-solved parent, Zhou'21
 5. joint limits: per-joint maximum angles (anatomical maxima that real mocap respects) and no
    gross knee hyperextension; elbows cannot bend backwards by construction.
 
+The batch path then refines this pose by a joint least-squares fit of all landmarks
+(:mod:`inference.refine`).
+
 Positions follow from forward kinematics with fixed bone lengths, so limbs never stretch.
 
 Speed (the live path calls this per frame at ``T = 1``, where numpy's per-call overhead, not
@@ -61,6 +64,12 @@ HAND_BASE = np.array([33, 54])  # where each hand's 21 landmarks start in the 75
 FINGER_JOINTS = np.array([[[J[f"{s}_{f}{k}"] for k in (1, 2, 3)] for f in FINGERS] for s in _LR])
 #: (5, 4) MediaPipe hand landmark of each finger joint and the tip, same finger order.
 FINGER_LMS = np.array([[HAND_FINGER_START[f] + k for k in range(4)] for f in FINGERS])
+#: (6,) hand landmarks rigid with the wrist (wrist, thumb CMC, index/middle/ring/pinky MCP) and the
+#: (2, 6) joints they sit on.
+PALM_LMS = np.array([HAND["wrist"], HAND["thumb_cmc"], HAND["index_mcp"], HAND["middle_mcp"], HAND["ring_mcp"],
+                     HAND["pinky_mcp"]])
+PALM_JOINTS = np.array([[J[f"{s}_wrist"]] + [J[f"{s}_{f}1"] for f in ("thumb", "index", "middle", "ring", "pinky")]
+                        for s in _LR])
 
 _Z = np.array([0.0, 0.0, 1.0])
 LEG_VISIBLE = 0.5  # knee and ankle visibility below this: the leg hangs straight
@@ -208,6 +217,7 @@ class Rig:
     twist_axes: np.ndarray       # (3, 3) unit head bone, unit wrist bones (2)
     finger_bones: np.ndarray     # (3, 2, 5, 3) bone of finger joint k (from its parent)
     finger_child: np.ndarray     # (3, 2, 5, 3) unit bone of the child of finger joint k (tip offset last)
+    palm_offsets: np.ndarray     # (2, 6, 3) the PALM_LMS landmarks' rest offsets from their wrist
 
     @classmethod
     def from_rest(cls, rest: np.ndarray, off: np.ndarray) -> "Rig":
@@ -243,6 +253,7 @@ class Rig:
             twist_axes=rot.normalize(np.concatenate([B[HEAD][None], B[WRIST]])),
             finger_bones=np.stack([B[FINGER_JOINTS[:, :, k]] for k in range(3)]),
             finger_child=rot.normalize(np.stack([B[FINGER_JOINTS[:, :, 1]], B[FINGER_JOINTS[:, :, 2]], tip_off])),
+            palm_offsets=rest[PALM_JOINTS] - rest[WRIST][:, None],
         )
 
 
@@ -468,6 +479,9 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
     ab = _FRAME_TARGETS @ Q                                             # (T, 16, 3)
     frames = rot.align_to_frame(rig.target_frame_t, ab[:, :8], ab[:, 8:])
     hip_mid = 0.5 * (Q[:, LM_HIP[0]] + Q[:, LM_HIP[1]])
+    H = Q[:, 33:75].reshape(T, 2, 21, 3)
+    palm_wrist = (H[:, :, PALM_LMS] - rot.mv(frames[:, 2:4, None], rig.palm_offsets)).mean(2)   # (T, 2, 3)
+    wr_t = np.where(hand_ok[..., None], palm_wrist, wr_t)
     head_R, head_t = rot.kabsch(rig.face_offsets, Q[:, _S_FACE], W[:, _S_FACE] + 1e-3)
     G0, third, collar_local, torso_x = _solve_torso(frames[:, 0], frames[:, 1], hip_mid, ab[:, 0], sh_t,
                                                     head_R, head_t, rig, torso_init, torso_iters,
@@ -516,8 +530,7 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
         swung = swung @ rot.axis_angle(rig.twist_axes * (0.5 * tw)[..., None])
 
         # 4. fingers: aim each phalanx at the next landmark, from the parent's frame ---------------
-        H = Q[:, 33:75].reshape(T, 2, 21, 3)
-        Hs = (H - H[:, :, :1] + P_wrist[:, :, None])[:, :, FINGER_LMS[:, 1:]]  # (T, 2, 5, 3, 3) on the wrist
+        Hs = (H - palm_wrist[:, :, None] + P_wrist[:, :, None])[:, :, FINGER_LMS[:, 1:]]  # (T, 2, 5, 3, 3) on the wrist
         parent_G, parent_P = wrist_G[:, :, None], P_wrist[:, :, None]   # (T, 2, 1, ...)
         keep = hand_ok[:, :, None, None, None]
         finger_G = []

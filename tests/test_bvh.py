@@ -208,14 +208,17 @@ LIMBS = [(f"{s}_{a}", f"{s}_{b}", f"{S}{c}", f"{S}{d}")
                             ("ankle", "foot", "Ankle", "Toe"), ("collar", "shoulder", "Collar", "Shoulder"),
                             ("shoulder", "elbow", "Shoulder", "Elbow"), ("elbow", "wrist", "Elbow", "Wrist"))]
 LIMBS += [("left_wrist", "left_middle1", "lhand", "LFingers"), ("right_wrist", "right_middle1", "rhand", "RFingers"),
-          ("right_hip", "left_hip", "RightHip", "LeftHip"),  # the pelvis' lateral axis
-          ("spine2", "spine3", "Chest", "Chest2"), ("neck", "head", "Neck", "Head")]
+          ("right_hip", "left_hip", "RightHip", "LeftHip")]  # the pelvis' lateral axis
+#: Trunk bones keep SMPL-X's rest curvature: each stays at the fixed angle its rest direction makes
+#: with the CMU bone, turning exactly as the CMU segment turns.
+TRUNK = [("spine2", "spine3", "Chest", "Chest2"), ("neck", "head", "Neck", "Head")]
 #: Where the two skeletons differ in structure, so they agree less closely: the trunk as a whole
 #: (SMPL-X pelvis → spine1 moves with the pelvis but CMU Hips → Chest with lowerback, and their rest
 #: directions differ by 13°), and SMPL-X spine3 → neck, which moves with spine3 (CMU Chest2) where
-#: CMU Chest2 → Neck moves with lowerneck (about 10° in these clips).
-LOOSE = [("pelvis", "neck", "Hips", "Neck"), ("pelvis", "head", "Hips", "Head"),
-         ("spine3", "neck", "Chest2", "Neck")]
+#: CMU Chest2 → Neck moves with lowerneck (about 10° in these clips), from rest directions 13° apart
+#: (SMPL-X's neck bone leans back, CMU's forward). (start, end, CMU start, CMU end, median, max °)
+LOOSE = [("pelvis", "neck", "Hips", "Neck", 12.0, 20.0), ("pelvis", "head", "Hips", "Head", 12.0, 20.0),
+         ("spine3", "neck", "Chest2", "Neck", 15.0, 25.0)]
 
 
 def angles_deg(a, b):
@@ -238,10 +241,26 @@ def test_smplx_bones_follow_cmu_bones(retargeted):
         err = angles_deg(joints[:, JOINT_INDEX[b]] - joints[:, JOINT_INDEX[a]],
                          cmu_pos[:, m.index(d)] - cmu_pos[:, m.index(c)])
         assert np.median(err) < 5.0 and err.max() < 10.0, (a, b, np.median(err), err.max())
-    for a, b, c, d in LOOSE:
+    for a, b, c, d in TRUNK:
         err = angles_deg(joints[:, JOINT_INDEX[b]] - joints[:, JOINT_INDEX[a]],
                          cmu_pos[:, m.index(d)] - cmu_pos[:, m.index(c)])
-        assert np.median(err) < 12.0 and err.max() < 20.0, (a, b, np.median(err), err.max())
+        assert err.max() - err.min() < 0.5 and err.max() < 25.0, (a, b, err.min(), err.max())
+    for a, b, c, d, med, most in LOOSE:
+        err = angles_deg(joints[:, JOINT_INDEX[b]] - joints[:, JOINT_INDEX[a]],
+                         cmu_pos[:, m.index(d)] - cmu_pos[:, m.index(c)])
+        assert np.median(err) < med and err.max() < most, (a, b, np.median(err), err.max())
+
+
+def test_bvh_rest_pose_gives_smplx_rest_trunk_and_feet(retargeted):
+    """The CMU skeleton at its rest pose (every rotation zero) leaves the SMPL-X trunk (spine1 …
+    head) and toes at their rest shape: no zig-zag of local rotations from forcing SMPL-X's curved
+    rest spine along the straight CMU one."""
+    m = retargeted[0]
+    still = dataclasses.replace(m, local_rot=np.broadcast_to(np.eye(3), m.local_rot[:1].shape).copy(),
+                                root_pos=m.root_pos[:1])
+    local, _ = cmu_to_smplx(still, DEFAULT_REST)
+    for name in ("spine1", "spine2", "spine3", "neck", "head", "left_foot", "right_foot"):
+        assert np.allclose(local[0, JOINT_INDEX[name]], np.eye(3), atol=1e-9), name
 
 
 def test_smplx_motion_is_plausible(retargeted):

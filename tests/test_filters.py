@@ -452,4 +452,4 @@ def test_gaussian_smooth_weights_and_gaps():
     np.testing.assert_allclose(out[10:], 1.0)                           # nothing across the gap
     np.testing.assert_allclose(out[:10, 1], 0.0)
     np.testing.assert_array_equal(gaussian_smooth(times, x, w, 0.0), x)
-    assert target_sigma(0.0) == 0.0 and target_sigma(0.5) == pytest.approx(0.025)
+    assert target_sigma(0.0) == 0.0 and target_sigma(0.5) == pytest.approx(0.02)
