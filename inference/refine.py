@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import rotations as rot
-from .layout import LANDMARK_JOINT
-from .skeleton import FACE_JOINTS, JOINT_INDEX, NUM_JOINTS, PARENTS
-from .layout import POSE
-from .solve import LEG_VISIBLE, LEGS, Subject, chain_local, fk_positions, limit_pose, pose_landmarks
+from .layout import LANDMARK_JOINT, POSE
+from .skeleton import FACE_JOINTS, JOINT_INDEX, NUM_JOINTS, PARENTS, global_to_local
+from .solve import (ANCESTORS, LEGS, Subject, chain_local, fk_positions, legs_seen, limit_pose,
+                    pose_landmarks)
 
 #: Joints the refinement moves (all but the jaw and eyes, which no body landmark sees).
 ACTIVE = np.setdiff1d(np.arange(NUM_JOINTS), FACE_JOINTS)
@@ -41,37 +41,14 @@ PRIOR[JOINT_INDEX["neck"]] = 0.1
 CHUNK = 256
 
 
-def _ancestry() -> np.ndarray:
-    """(75, len(ACTIVE)) 1 where active joint ``a`` is the joint of landmark ``i`` or an ancestor."""
-    anc = np.zeros((NUM_JOINTS, NUM_JOINTS))
-    for j in range(NUM_JOINTS):
-        a = j
-        while a >= 0:
-            anc[j, a] = 1.0
-            a = PARENTS[a] if a > 0 else -1
-    return anc[LANDMARK_JOINT][:, ACTIVE]
-
-
-_MOVES = _ancestry()
-
-
-def _pairs() -> tuple[np.ndarray, np.ndarray]:
-    """Positions in ACTIVE of every (a, b) with a = b or a an ancestor of b."""
-    pos = {j: k for k, j in enumerate(ACTIVE)}
-    a_, b_ = [], []
-    for b in ACTIVE:
-        a = b
-        while a >= 0:
-            if a in pos:
-                a_.append(pos[a])
-                b_.append(pos[b])
-            a = PARENTS[a] if a > 0 else -1
-    return np.array(a_), np.array(b_)
-
-
-_PAIRS = _pairs()
-#: (4, 2) landmarks of each leg below the hip (knee, ankle, heel, toe), left and right.
+#: (55, 55) 1 where joint a (column) is joint j (row) or one of its ancestors (the root always is).
+_ANC_SELF = np.concatenate([np.ones((NUM_JOINTS, 1)), ANCESTORS], axis=1)
+#: (75, len(ACTIVE)) 1 where active joint a is the joint of landmark i or an ancestor of it.
+_MOVES = _ANC_SELF[LANDMARK_JOINT][:, ACTIVE]
+#: Positions in ACTIVE of every (a, b) with a = b or a an ancestor of b.
+_PAIRS = np.nonzero(_ANC_SELF[np.ix_(ACTIVE, ACTIVE)].T)
 _HIP_LMS = np.array([POSE["left_hip"], POSE["right_hip"]])
+#: (4, 2) landmarks of each leg below the hip (knee, ankle, heel, toe), left and right.
 _LEG_LMS = np.array([[POSE[f"{s}_{n}"] for s in ("left", "right")] for n in ("knee", "ankle", "heel", "foot_index")])
 
 
@@ -104,14 +81,12 @@ def _normal_equations(P: np.ndarray, L: np.ndarray, E: np.ndarray, w: np.ndarray
     """
     T = len(P)
     pa = P[:, ACTIVE]                                                          # (T, A, 3)
-    wL = w[..., None] * L
-    Wb = w @ _MOVES                                                            # (T, A)
-    m1 = rot.transpose(rot.transpose(wL) @ _MOVES)                             # (T, A, 3)
-    m2 = rot.transpose((wL[..., :, None] * L[..., None, :]).reshape(T, 75, 9).swapaxes(1, 2) @ _MOVES
-                       ).reshape(T, _N, 3, 3)
-    wE = w[..., None] * E
-    c = rot.transpose(rot.transpose(rot.cross(L, wE)) @ _MOVES)                # (T, A, 3) Σ w L × e
-    Es = rot.transpose(rot.transpose(wE) @ _MOVES)                             # (T, A, 3) Σ w e
+    wL, wE = w[..., None] * L, w[..., None] * E
+    per_landmark = np.concatenate([w[..., None], wL, (wL[..., :, None] * L[..., None, :]).reshape(T, 75, 9),
+                                   rot.cross(L, wE), wE], axis=-1)             # (T, 75, 19)
+    sums = rot.transpose(rot.transpose(per_landmark) @ _MOVES)                 # (T, A, 19) over each subtree
+    Wb, m1, m2 = sums[..., 0], sums[..., 1:4], sums[..., 4:13].reshape(T, _N, 3, 3)  # Σ w, Σ w L, Σ w L Lᵀ
+    c, Es = sums[..., 13:16], sums[..., 16:19]                                 # Σ w L × e, Σ w e
     g = np.concatenate([(c - rot.cross(pa, Es)).reshape(T, 3 * _N), wE.sum(1)], axis=1)
     # blocks of the (ancestor a, descendant b) pairs, from b's moments
     a, b = _PAIRS
@@ -152,7 +127,7 @@ def _refine_chunk(G, root, Q, w, frozen, subject, iterations):
         # turn each active joint's subtree by d about the joint: its local rotation becomes
         # G_parentᵀ R(d) G_joint (the root's: R(d) G_root)
         Gp = np.where(Gp_root, np.eye(3), G[:, parents_active])
-        local = np.concatenate([G[:, :1], rot.transpose(G[:, PARENTS[1:]]) @ G[:, 1:]], axis=1)
+        local = global_to_local(G)
         local[:, ACTIVE] = rot.transpose(Gp) @ rot.axis_angle(d) @ G[:, ACTIVE]
         G = chain_local(local)
         root = root + step[:, 3 * _N:]
@@ -163,21 +138,21 @@ def weights_and_frozen(W: np.ndarray, hand_ok: np.ndarray, visible: float = 0.5
                        ) -> tuple[np.ndarray, np.ndarray]:
     """What the refinement fits and what it keeps, from the solver's confidences W (T, 75) and
     found hands hand_ok (T, 2) bool: weights (T, 75) = the confidences of body landmarks seen at
-    least ``visible`` and of found hands' landmarks, nothing from a leg the solver let hang (knee or
-    ankle below LEG_VISIBLE); frozen (T, 55) bool = the fingers of hands not found and those legs."""
+    least ``visible`` and of found hands' landmarks, nothing from a leg the solver let hang
+    (:func:`solve.legs_seen`); frozen (T, 55) bool = the fingers of hands not found and those legs."""
     T = len(W)
-    legs_seen = np.minimum(W[:, _LEG_LMS[0]], W[:, _LEG_LMS[1]]) >= LEG_VISIBLE      # (T, 2)
+    seen = legs_seen(W)                                                                   # (T, 2)
     w = np.where(W >= visible, W, 0.0)
     w[:, 33:54] *= hand_ok[:, :1]
     w[:, 54:75] *= hand_ok[:, 1:2]
     for side in range(2):
-        w[:, _LEG_LMS[:, side]] *= legs_seen[:, side:side + 1]
+        w[:, _LEG_LMS[:, side]] *= seen[:, side:side + 1]
     frozen = np.zeros((T, NUM_JOINTS), bool)
     frozen[:, 0] = (w[:, _HIP_LMS] == 0.0).all(1)      # without the hips, the root stays where the solve put it
     frozen[:, 25:40] = ~hand_ok[:, :1]
     frozen[:, 40:55] = ~hand_ok[:, 1:2]
     for side in range(2):
-        frozen[:, LEGS[:, side]] |= ~legs_seen[:, side:side + 1]
+        frozen[:, LEGS[:, side]] |= ~seen[:, side:side + 1]
     return w, frozen
 
 

@@ -92,6 +92,12 @@ MAX_ANGLE[[J["jaw"]]] = 0.6
 MAX_ANGLE[[J["left_eye_smplhf"], J["right_eye_smplhf"]]] = 0.6
 
 
+def legs_seen(W: np.ndarray) -> np.ndarray:
+    """(T, 2) bool, left and right: knee and ankle both seen at least LEG_VISIBLE (W (T, 75)
+    confidences); a leg that is not hangs straight from the pelvis."""
+    return np.minimum(W[:, _S_KNEE], W[:, _S_ANKLE]) >= LEG_VISIBLE
+
+
 def _lm_slice(pair: np.ndarray) -> slice:
     """The left/right landmark pair as a slice (a view, cheaper than indexing with the pair)."""
     assert pair[1] == pair[0] + 1
@@ -546,7 +552,7 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
     # the pelvis instead of following the detector's guesses, whose bend wanders and flips thighs
     ankle = np.where(foot_w[..., None] > 0.0, frames[:, 6:8], G_lower[:, 2:])
     legs = np.concatenate([G_upper[:, None, 2:], G_lower[:, None, 2:], ankle[:, None], ankle[:, None]], axis=1)
-    seen = (np.minimum(W[:, _S_KNEE], W[:, _S_ANKLE]) >= LEG_VISIBLE)[:, None, :, None, None]
+    seen = legs_seen(W)[:, None, :, None, None]
     legs = np.where(seen, legs, G0[:, None, None]).reshape(T, 8, 3, 3)   # hips, knees, ankles, feet
 
     head = head_R[:, None]                                             # head, jaw and eyes
