@@ -208,8 +208,21 @@ def setup_steps(base_python: str, paths: RuntimePaths, requirements: Path = REQU
         steps.append(Step("Installing the pinned packages",
                           (str(paths.python), "-m", "pip", "install", "--disable-pip-version-check",
                            "--no-input", *pip_args, "-r", str(requirements)),
-                          0.9, count_requirements(requirements)))
+                          0.8, count_requirements(requirements)))
+        # compile the live solver now (numba, tens of seconds) rather than when the first live
+        # capture starts; a runtime without numba runs the numpy solver (nothing to compile)
+        steps.append(Step("Compiling the live solver", (str(paths.python), "-c", _WARM_UP % str(EXTENSION_ROOT)), 0.1))
     return steps
+
+
+_WARM_UP = """import sys
+sys.path.insert(0, %r)
+try:
+    from inference.live_kernel import warm_up
+except ImportError as exc:
+    sys.exit(print("live solver: numpy (%%s)" %% exc))
+print("live solver: compiled" if warm_up() else "live solver: numpy (numba is not installed)")
+"""
 
 
 @dataclass

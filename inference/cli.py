@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--preview", help="also write a PNG: detected landmarks and the solved skeleton over a frame")
     c.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("warmup", help="compile the live solver ahead of the first webcam capture (numba; "
+                   "the add-on's runtime setup runs it)")
     return p
 
 
@@ -110,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "capture":
             capture(args)
+        elif args.command == "warmup":
+            from .live_kernel import warm_up
+
+            print("live solver: compiled" if warm_up() else "live solver: numpy (numba is not installed)")
         return 0
     except MocapError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import lift, refine
+from . import lift, live_kernel, refine
 from . import rotations as rot
 from .face import ARKIT_NAMES, FaceSolver
 from .filters import FACE as FACE_PART
@@ -19,7 +19,7 @@ from .filters import MotionFilter, bridge_short_gaps, gaussian_smooth, target_si
 from .layout import BODY, FACE, POSE, landmark_offsets, landmarks_from_pose
 from .records import Camera, Detection, DetectionSeq
 from .skeleton import DEFAULT_REST, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_vectors, global_to_local
-from .solve import SkeletonPose, Subject, chain_local, fk_positions, pose_landmarks, solve_skeleton
+from .solve import TORSO_BOUND, SkeletonPose, Subject, chain_local, fk_positions, pose_landmarks, solve_skeleton
 
 #: Default horizontal field of view (degrees): a typical webcam / phone main camera.
 DEFAULT_FOV_DEG = 60.0
@@ -217,14 +217,36 @@ def _lifting_passes(seq: DetectionSeq, subject: Subject, camera: Camera, hands: 
 
 
 def solve_camera_live(det_seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True,
-                      previous: list[np.ndarray] | None = None, passes: int = LIFTING_PASSES
-                      ) -> tuple[SkeletonPose, list[np.ndarray]]:
+                      previous: list[np.ndarray] | None = None, passes: int = LIFTING_PASSES,
+                      compiled: bool | None = None) -> tuple[SkeletonPose, list[np.ndarray]]:
     """Streaming solve of one frame (``T = 1``): :func:`solve_camera`'s passes, each pass's torso
     fit warm-started from the same pass of the previous frame (``previous``: the list this
     function returned then; None for a first frame, solved from scratch like the batch path).
-    Returns the camera-frame pose and the torso parameters of each pass (for the next frame)."""
+    Returns the camera-frame pose and what the next frame starts from: the torso parameters of
+    each pass, or None when a fit ended on the edge of its box (``solve.TORSO_BOUND``: garbage
+    detections) and the next frame is better solved from scratch (:func:`warm_start`).
+
+    ``compiled`` (default: when numba is installed, :data:`live_kernel.AVAILABLE`): the passes run
+    as one compiled function (:func:`live_kernel.lifting_passes`, the same solve to rounding),
+    else through the numpy solver."""
+    if live_kernel.AVAILABLE if compiled is None else compiled:
+        prev = None if previous is None else np.concatenate(previous)
+        G, joints, torso = live_kernel.lifting_passes(det_seq.kp2d[0], det_seq.kpz[0], det_seq.world[0],
+                                                      det_seq.present[0], subject, camera, hands, prev, passes)
+        return SkeletonPose(G=G[None], joints=joints[None], torso=torso[-1:]), warm_start(list(torso[:, None]))
     poses = _lifting_passes(det_seq, subject, camera, hands, passes, previous)
-    return poses[-1], [p.torso for p in poses]
+    return poses[-1], warm_start([p.torso for p in poses])
+
+
+def warm_start(torsos: list[np.ndarray]) -> list[np.ndarray] | None:
+    """The torso fits (one (1, 8) per pass) a next frame may start from, or None where one sits on
+    the edge of ``solve.TORSO_BOUND``: a fit pushed there by garbage detections is a basin the
+    next frames' warm fits would stay stuck in (on perturbed detections, up to a metre away from
+    where a fresh solve lands)."""
+    for t in torsos:
+        if (np.abs(t) >= TORSO_BOUND * (1.0 - 1e-9)).any():
+            return None
+    return torsos
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,12 +519,17 @@ class LivePipeline:
     solved from scratch. The subject's proportions are measured over the first ``warmup``
     frames with a person (re-estimated after 1, 2, 4, 8, … of them) and then frozen; the world
     frame is fixed at the first frame with a person. ``last_times`` holds the last step's
-    :class:`StageTimes`.
+    :class:`StageTimes`. ``compiled`` False runs the passes through the numpy solver even where
+    numba is installed (otherwise the compiled :mod:`live_kernel` runs them; ``self.compiled``
+    says which).
     """
 
     def __init__(self, camera: Camera, model=None, hands: bool = True, face: bool = True,
-                 smoothing: float = 0.5, warmup: int = 15):
+                 smoothing: float = 0.5, warmup: int = 15, compiled: bool | None = None):
         self.camera, self.model, self.hands, self.face = camera, model, hands, face
+        # the compiled lifting passes (live_kernel) when numba is installed: loaded (or compiled)
+        # here, not on the first frame with a person
+        self.compiled = live_kernel.warm_up() if compiled is None or compiled else False
         self.warmup = warmup
         self._seen: list[Detection] = []
         self._provisional: Subject | None = None
@@ -533,7 +560,8 @@ class LivePipeline:
         subject = self._subject(det)
         seq = DetectionSeq(times=np.array([det.time]), image_size=det.image_size, kp2d=det.kp2d[None],
                            kpz=det.kpz[None], world=det.world[None], present=det.present[None])
-        pose, self._previous = solve_camera_live(seq, subject, self.camera, self.hands, self._previous)
+        pose, self._previous = solve_camera_live(seq, subject, self.camera, self.hands, self._previous,
+                                                 compiled=self.compiled)
         Gc, Jc = pose.G[0], pose.joints[0]
         if self.camera_to_world is None:
             foot_vis = det.kp2d[[POSE["left_heel"], POSE["right_heel"], POSE["left_foot_index"],
@@ -578,5 +606,5 @@ class LivePipeline:
 
 
 __all__ = ["Motion", "solve_sequence", "LivePipeline", "FrameResult", "StageTimes", "solve_camera",
-           "solve_camera_live", "estimate_subject", "scaled_rest",
+           "solve_camera_live", "warm_start", "estimate_subject", "scaled_rest",
            "measure_segments", "world_frame", "DEFAULT_FOV_DEG", "landmark_offsets"]

@@ -73,6 +73,7 @@ PALM_JOINTS = np.array([[J[f"{s}_wrist"]] + [J[f"{s}_{f}1"] for f in ("thumb", "
 
 _Z = np.array([0.0, 0.0, 1.0])
 LEG_VISIBLE = 0.5  # knee and ankle visibility below this: the leg hangs straight
+KNEE_HYPEREXTENSION = 0.25  # radians a knee may bend backwards (about -X) before the limit holds it
 
 #: (55,) maximum local rotation angle in radians (joint limits).
 MAX_ANGLE = np.full(NUM_JOINTS, 1.9)
@@ -342,7 +343,13 @@ _W_HEAD = 1.0      # the head must be reachable through a neck bent halfway
 #: below TORSO_*_TOL radians. Cold fits run to convergence so that the batch result does not depend
 #: on where the fit started (the live path, starting elsewhere, then lands on the same solution).
 TORSO_ITERS_COLD, TORSO_COLD_TOL = 20, 1e-6
-TORSO_ITERS_WARM, TORSO_WARM_TOL = 6, 0.1
+TORSO_ITERS_WARM, TORSO_WARM_TOL = 10, 1e-2   # at 0.1 rad (when the live solve was numpy and every
+#                                               iteration counted) live and batch were 5.7 mm apart
+#                                               (p90, Megamind), now 1.2 mm
+#: The box the torso parameters stay in (tilt, spine rotation vector per component, collars): on
+#: garbage detections the fit would otherwise run off to hundreds of radians, and a live frame
+#: warm-starts from the last one's fit. (Limiting the step length instead slowed the warm fits.)
+TORSO_BOUND = np.array([np.pi / 2, 1.0, 1.0, 1.0, np.pi / 2, np.pi / 2, np.pi / 2, np.pi / 2])
 _H = 1e-4                                                        # forward-difference step
 _STEPS = np.concatenate([np.zeros((1, 8)), _H * np.eye(8)])      # (9, 8) base + 8 probes
 _DAMP = 1e-6 * np.eye(8)
@@ -428,7 +435,8 @@ def _solve_torso(pelvis0: np.ndarray, chest: np.ndarray, hip_mid: np.ndarray, hi
     The hips fix the pelvis up to a tilt about the hip line; the shoulders (6 numbers) then decide
     8 torso parameters, with weak priors (collars near rest, chest near the shoulder-line frame,
     pelvis near the trunk axis) settling the rest. Damped Gauss-Newton, vectorised over frames,
-    with a forward-difference Jacobian (the 8 probes evaluated in one batch). pelvis0, chest
+    with a forward-difference Jacobian (the 8 probes evaluated in one batch), the parameters kept
+    in the box TORSO_BOUND. pelvis0, chest
     (T, 3, 3); hip_mid, hip_vec (T, 3); shoulder_t (T, 2, 3); head_R (T, 3, 3), head_t (T, 3).
     Cold (``x0`` None): from the chest frame, at most ``iters`` (default TORSO_ITERS_COLD)
     iterations; warm (``x0`` (T, 8), e.g. the previous frame's solution): at most ``iters``
@@ -453,7 +461,7 @@ def _solve_torso(pelvis0: np.ndarray, chest: np.ndarray, hip_mid: np.ndarray, hi
         r = _torso_residual(x[:, None] + _STEPS, f, rig)               # (T, 9, 20)
         Jm = (r[:, 1:] - r[:, :1]) * (1.0 / _H)                       # (T, 8, 20)
         dx = _solve_spd(Jm @ rot.transpose(Jm) + _DAMP, Jm @ r[:, 0, :, None])[..., 0]
-        x = x - dx
+        x = np.clip(x - dx, -TORSO_BOUND, TORSO_BOUND)
         if np.abs(dx).max() < tol:
             break
     G0, third, collar_local = _torso_rotations(x[:, None], f, rig)
@@ -566,7 +574,7 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
 _TRACE = np.eye(3).reshape(9)
 #: (54,) trace of a local rotation at its joint's angle limit (joints 1..54): 1 + 2 cos(limit).
 _TRACE_AT_LIMIT = 1.0 + 2.0 * np.cos(MAX_ANGLE[1:])
-_TRACE_AT_KNEE_LIMIT = 1.0 + 2.0 * np.cos(0.25)                   # a 0.25 rad knee rotation
+_TRACE_AT_KNEE_LIMIT = 1.0 + 2.0 * np.cos(KNEE_HYPEREXTENSION)    # a knee rotation at that angle
 _IS_KNEE = np.isin(np.arange(1, NUM_JOINTS), KNEE)                 # (54,) over joints 1..54
 
 
@@ -590,7 +598,7 @@ def limit_pose(G: np.ndarray) -> np.ndarray:
     # elbows cannot bend backwards by construction: their bend plane comes from _bend_secondary
     joint = np.nonzero(cand)[1]                                                   # (n,) candidates, joint - 1
     rv = rot.to_rotvec(local_1[cand])
-    rv[:, 0] = np.where(_IS_KNEE[joint], np.maximum(rv[:, 0], -0.25), rv[:, 0])
+    rv[:, 0] = np.where(_IS_KNEE[joint], np.maximum(rv[:, 0], -KNEE_HYPEREXTENSION), rv[:, 0])
     ang = np.sqrt(rot.dot(rv, rv))[:, 0]
     rv = rv * np.minimum(1.0, MAX_ANGLE[1:][joint] / np.maximum(ang, 1e-9))[:, None]
     local = np.concatenate([G[:, :1], local_1], axis=1)

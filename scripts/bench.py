@@ -3,7 +3,9 @@
 
 Per-stage ms/frame of the streaming path (decode, detect, then ``LivePipeline.step``'s own stage
 timings: solve, face, filter), pipeline FPS vs detector-alone FPS measured in the same run, and RSS
-growth over a looped stream.
+growth over a looped stream. ``live_solver`` says whether the lifting passes ran compiled
+(``inference/live_kernel.py``, numba) or through numpy; the same loop is also run through the
+numpy solver for comparison (``numpy_solver_solve_plus_filter_ms``).
     .venv/bin/python scripts/bench.py [--clip PATH] [--seconds 60]
 """
 from __future__ import annotations
@@ -56,9 +58,9 @@ def main() -> None:
     decode_ms = (time.perf_counter() - t0) * 1000 / n_dec
 
     # detector alone (decode + detect), then the whole streaming pipeline, same clip, same run
-    def run(full: bool) -> tuple[float, dict]:
+    def run(full: bool, compiled: bool = True) -> tuple[float, dict]:
         det = MediaPipeHolisticDetector()
-        live = LivePipeline(cam)
+        live = LivePipeline(cam, compiled=compiled)   # the compiled solver loads here, outside the loop
         times = {"detect": 0.0, "solve": 0.0, "filter": 0.0, "face": 0.0}
         n = 0
         t_start = time.perf_counter()
@@ -81,6 +83,8 @@ def main() -> None:
 
     detector_fps, _ = run(full=False)
     pipeline_fps, per = run(full=True)
+    solver = "compiled" if LivePipeline(cam).compiled else "numpy"
+    _, per_numpy = run(full=True, compiled=False)   # the same loop through the numpy solver, for comparison
 
     # memory over a looped stream (detector + the whole streaming pipeline)
     det = MediaPipeHolisticDetector()
@@ -109,6 +113,8 @@ def main() -> None:
         "solve_ms": round(per["solve"], 3), "filter_ms": round(per["filter"], 3),
         "face_ms": round(per["face"], 3),
         "solve_plus_filter_ms": round(per["solve"] + per["filter"], 3),
+        "live_solver": solver,
+        "numpy_solver_solve_plus_filter_ms": round(per_numpy["solve"] + per_numpy["filter"], 3),
         "loop_seconds": args.seconds, "loop_frames": n_loop,
         "rss_growth_mb": round(rss_mb() - (rss0 or rss_mb()), 2),
         "rss_samples_mb": samples,

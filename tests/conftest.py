@@ -16,3 +16,14 @@ def smplx_model_path(tmp_path_factory):
     from inference.testing_model import make_test_model
 
     return make_test_model(tmp_path_factory.mktemp("smplx") / "SMPLX_NEUTRAL.npz")
+
+
+@_pytest.fixture(scope="session")
+def megamind_head():
+    """MediaPipe detections of the first 120 frames of Megamind.avi (a close-up, shot cuts, one
+    hand): (DetectionSeq, (width, height)). Detected once per test session."""
+    from data_paths import MEGAMIND
+    from inference.capture import detect_source
+
+    seq, size, _, _ = detect_source(str(MEGAMIND), max_frames=120, progress=False)
+    return seq, size

@@ -452,6 +452,8 @@ def test_full_setup_offline_makes_a_ready_runtime(runtime, tmp_path, no_leaks):
     assert paths.stamp.read_text().strip() == runtime.requirements_digest(reqs)
     assert runtime.worker_python(None, paths) == str(paths.python)
     assert "Requirement already satisfied: pip" in paths.log.read_text()
+    # the last step compiles the live solver; without numpy / numba it says so and the setup stands
+    assert "live solver: numpy (No module named 'numpy')" in paths.log.read_text()
 
 
 def test_disable_kills_a_running_setup(installed_addon, runtime, tmp_path, no_leaks):

@@ -1,0 +1,820 @@
+"""Compiled one-frame lifting passes for the live path (numba), with the numpy solver as reference.
+
+At ``T = 1`` the numpy solve (:func:`inference.pipeline._lifting_passes` →
+:func:`inference.solve.solve_skeleton`) is a thousand tiny array calls whose per-call overhead, not
+their arithmetic, is the cost. This module runs the same passes for one frame as one compiled
+function of scalar loops: the same steps in the same order, the same formulas
+(``rotations``' closed forms, Shepperd's quaternion, Horn's Kabsch), so that it agrees with the
+numpy path to rounding (``tests/test_live_kernel.py`` compares them on real detections). Two
+numerical pieces differ in method, not in result: the Gauss-Newton normal equations are solved
+by Cholesky instead of a symmetric eigendecomposition, and Horn's 4×4 eigenproblem by Jacobi
+rotations instead of LAPACK.
+
+Everything the kernel needs comes in as arguments (:func:`rig_args`, :func:`_tables`): no
+constants are frozen into the compiled code from other modules, so numba's on-disk cache (keyed
+on this file) cannot go stale when the solver's tuning changes. Without numba (an environment
+without it), :data:`AVAILABLE` is False and the live path runs the numpy solve.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import rotations as rot
+from . import solve as S
+from .lift import VISIBLE
+from .layout import LANDMARK_JOINT
+from .records import Camera
+from .skeleton import PARENTS
+
+try:  # the worker's environment pins numba; anywhere else the numpy solve is used
+    if os.environ.get("MOCAP_NO_JIT"):
+        raise ImportError("disabled by MOCAP_NO_JIT")
+    from numba import njit
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - depends on the environment
+    AVAILABLE = False
+
+    def njit(*args, **kwargs):  # noqa: D103 - a stand-in decorator: the functions stay plain Python
+        return (lambda f: f) if not args or not callable(args[0]) else args[0]
+
+_jit = njit(cache=True, nogil=True)
+_EPS = 1e-9
+
+
+# --------------------------------------------------------------------------------------------
+# 3-vectors and 3×3 matrices (the closed forms of inference.rotations, one at a time)
+# --------------------------------------------------------------------------------------------
+@_jit
+def _dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+@_jit
+def _normalize(v):
+    """(3,) → (3,) unit (zero stays zero)."""
+    n = max(np.sqrt(_dot(v, v)), _EPS)
+    return v / n
+
+
+@_jit
+def _cross(a, b):
+    out = np.empty(3)
+    out[0] = a[1] * b[2] - a[2] * b[1]
+    out[1] = a[2] * b[0] - a[0] * b[2]
+    out[2] = a[0] * b[1] - a[1] * b[0]
+    return out
+
+
+@_jit
+def _mv(R, v):
+    """(3, 3), (3,) → (3,)."""
+    out = np.empty(3)
+    for i in range(3):
+        out[i] = R[i, 0] * v[0] + R[i, 1] * v[1] + R[i, 2] * v[2]
+    return out
+
+
+@_jit
+def _mtv(R, v):
+    """Rᵀ v."""
+    out = np.empty(3)
+    for i in range(3):
+        out[i] = R[0, i] * v[0] + R[1, i] * v[1] + R[2, i] * v[2]
+    return out
+
+
+@_jit
+def _mm(A, B):
+    """(3, 3) @ (3, 3)."""
+    out = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            out[i, j] = A[i, 0] * B[0, j] + A[i, 1] * B[1, j] + A[i, 2] * B[2, j]
+    return out
+
+
+@_jit
+def _mtm(A, B):
+    """Aᵀ @ B."""
+    out = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            out[i, j] = A[0, i] * B[0, j] + A[1, i] * B[1, j] + A[2, i] * B[2, j]
+    return out
+
+
+@_jit
+def _frame_from(a, b):
+    """Columns: a's direction, b's part perpendicular to it, their cross product."""
+    e1 = _normalize(a)
+    e2 = _normalize(b - _dot(b, e1) * e1)
+    e3 = _cross(e1, e2)
+    F = np.empty((3, 3))
+    for i in range(3):
+        F[i, 0], F[i, 1], F[i, 2] = e1[i], e2[i], e3[i]
+    return F
+
+
+@_jit
+def _align_to_frame(rest_frame_t, wa, wb):
+    return _mm(_frame_from(wa, wb), rest_frame_t)
+
+
+@_jit
+def _skew_unit(rv, scale):
+    K = np.zeros((3, 3))
+    K[0, 1], K[0, 2] = -rv[2] * scale, rv[1] * scale
+    K[1, 0], K[1, 2] = rv[2] * scale, -rv[0] * scale
+    K[2, 0], K[2, 1] = -rv[1] * scale, rv[0] * scale
+    return K
+
+
+@_jit
+def _axis_angle(rv):
+    """Rodrigues: (3,) → (3, 3)."""
+    theta = np.sqrt(_dot(rv, rv))
+    K = _skew_unit(rv, 1.0 / max(theta, _EPS))
+    KK = _mm(K, K)
+    s, c = np.sin(theta), 1.0 - np.cos(theta)
+    R = s * K + c * KK
+    for i in range(3):
+        R[i, i] += 1.0
+    return R
+
+
+@_jit
+def _swing_units(a, b):
+    """Minimal rotation taking unit a onto unit b (rotations._swing_units)."""
+    K = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            K[i, j] = b[i] * a[j] - a[i] * b[j]
+    s = a + b
+    h = 0.5 * _dot(s, s)
+    if h < 1e-14 and _dot(a, a) > 0.5:       # antiparallel: π about a perpendicular axis
+        helper = np.zeros(3)
+        if abs(a[0]) < 0.9:
+            helper[0] = 1.0
+        else:
+            helper[1] = 1.0
+        p = _normalize(_cross(a, helper))
+        R = np.empty((3, 3))
+        for i in range(3):
+            for j in range(3):
+                R[i, j] = 2.0 * p[i] * p[j] - (1.0 if i == j else 0.0)
+        return R
+    R = K + _mm(K, K) / max(h, 1e-300)
+    for i in range(3):
+        R[i, i] += 1.0
+    return R
+
+
+@_jit
+def _aim_unit(parent, unit_bone, target):
+    return _mm(_swing_units(_mv(parent, unit_bone), _normalize(target)), parent)
+
+
+@_jit
+def _to_quat(R):
+    """Shepperd's method, scipy's sign (rotations.to_quat): (3, 3) → (4,) x, y, z, w."""
+    tr = R[0, 0] + R[1, 1] + R[2, 2]
+    C = np.empty((4, 4))
+    for i in range(3):
+        for j in range(3):
+            C[i, j] = R[i, j] + R[j, i]
+        C[i, i] = 1.0 + 2.0 * R[i, i] - tr
+    C[0, 3] = C[3, 0] = R[2, 1] - R[1, 2]
+    C[1, 3] = C[3, 1] = R[0, 2] - R[2, 0]
+    C[2, 3] = C[3, 2] = R[1, 0] - R[0, 1]
+    C[3, 3] = 1.0 + tr
+    best = 0
+    for i in range(1, 4):
+        if C[i, i] > C[best, best]:
+            best = i
+    return C[best] / (2.0 * np.sqrt(C[best, best]))
+
+
+@_jit
+def _quat_to_rotvec(q):
+    v = q[:3]
+    s = np.sqrt(_dot(v, v))
+    sign = -2.0 if q[3] < 0.0 else 2.0
+    return v * (sign * np.arctan2(s, abs(q[3])) / max(s, 1e-300))
+
+
+@_jit
+def _to_rotvec(R):
+    return _quat_to_rotvec(_to_quat(R))
+
+
+@_jit
+def _vee(R):
+    out = np.empty(3)
+    out[0] = R[2, 1] - R[1, 2]
+    out[1] = R[0, 2] - R[2, 0]
+    out[2] = R[1, 0] - R[0, 1]
+    return out
+
+
+@_jit
+def _to_rotvec_fast(R):
+    vee = _vee(R)
+    s = np.sqrt(_dot(vee, vee))
+    return vee * (np.arctan2(s, R[0, 0] + R[1, 1] + R[2, 2] - 1.0) / max(s, 1e-300))
+
+
+@_jit
+def _twist_angle(R, axis):
+    den = 1.0 + R[0, 0] + R[1, 1] + R[2, 2]
+    if den < 1e-6:
+        q = _to_quat(R)
+        if q[3] < 0.0:
+            q = -q
+        return 2.0 * np.arctan2(_dot(q[:3], axis), q[3])
+    return 2.0 * np.arctan2(_dot(_vee(R), axis), den)
+
+
+@_jit
+def _unit_quat_to_matrix(q):
+    x, y, z, w = q[0], q[1], q[2], q[3]
+    R = np.empty((3, 3))
+    R[0, 0] = w * w + x * x - y * y - z * z
+    R[1, 1] = w * w - x * x + y * y - z * z
+    R[2, 2] = w * w - x * x - y * y + z * z
+    R[0, 1], R[1, 0] = 2.0 * (x * y - z * w), 2.0 * (x * y + z * w)
+    R[0, 2], R[2, 0] = 2.0 * (x * z + y * w), 2.0 * (x * z - y * w)
+    R[1, 2], R[2, 1] = 2.0 * (y * z - x * w), 2.0 * (y * z + x * w)
+    return R
+
+
+@_jit
+def _top_eigvec_sym4(A):
+    """Unit eigenvector of the largest eigenvalue of a symmetric (4, 4) matrix (cyclic Jacobi)."""
+    A = A.copy()
+    V = np.eye(4)
+    for _sweep in range(30):
+        off = 0.0
+        for p in range(4):
+            for q in range(p + 1, 4):
+                off += A[p, q] * A[p, q]
+        if off < 1e-30 * (A[0, 0] ** 2 + A[1, 1] ** 2 + A[2, 2] ** 2 + A[3, 3] ** 2) + 1e-300:
+            break
+        for p in range(4):
+            for q in range(p + 1, 4):
+                if A[p, q] == 0.0:
+                    continue
+                theta = (A[q, q] - A[p, p]) / (2.0 * A[p, q])
+                t = (1.0 if theta >= 0.0 else -1.0) / (abs(theta) + np.sqrt(theta * theta + 1.0))
+                c = 1.0 / np.sqrt(t * t + 1.0)
+                s = t * c
+                for k in range(4):                       # A ← Jᵀ A J, V ← V J
+                    akp, akq = A[k, p], A[k, q]
+                    A[k, p], A[k, q] = c * akp - s * akq, s * akp + c * akq
+                for k in range(4):
+                    apk, aqk = A[p, k], A[q, k]
+                    A[p, k], A[q, k] = c * apk - s * aqk, s * apk + c * aqk
+                for k in range(4):
+                    vkp, vkq = V[k, p], V[k, q]
+                    V[k, p], V[k, q] = c * vkp - s * vkq, s * vkp + c * vkq
+    best = 0
+    for i in range(1, 4):
+        if A[i, i] > A[best, best]:
+            best = i
+    return V[:, best].copy()
+
+
+@_jit
+def _kabsch(src, dst, w_in, horn):
+    """Horn's weighted rigid fit dst ≈ R src + t (rotations.kabsch). src, dst (N, 3); w_in (N,);
+    horn (9, 16). Returns R (3, 3), t (3,)."""
+    n = src.shape[0]
+    w = w_in / max(w_in.sum(), _EPS)
+    cs, cd = np.zeros(3), np.zeros(3)
+    for k in range(n):
+        cs += w[k] * src[k]
+        cd += w[k] * dst[k]
+    H = np.zeros(9)
+    for k in range(n):
+        a, b = src[k] - cs, w[k] * (dst[k] - cd)
+        for i in range(3):
+            for j in range(3):
+                H[3 * i + j] += a[i] * b[j]
+    N = np.zeros(16)
+    for i in range(9):
+        for j in range(16):
+            N[j] += H[i] * horn[i, j]
+    R = _unit_quat_to_matrix(_top_eigvec_sym4(N.reshape(4, 4)))
+    return R, cd - _mv(R, cs)
+
+
+@_jit
+def _solve_spd(A, b):
+    """A⁻¹ b for a symmetric positive definite (n, n) A (Cholesky)."""
+    n = A.shape[0]
+    L = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            s = A[i, j]
+            for k in range(j):
+                s -= L[i, k] * L[j, k]
+            if i == j:
+                L[i, i] = np.sqrt(max(s, 1e-300))
+            else:
+                L[i, j] = s / L[j, j]
+    y = np.empty(n)
+    for i in range(n):
+        s = b[i]
+        for k in range(i):
+            s -= L[i, k] * y[k]
+        y[i] = s / L[i, i]
+    x = np.empty(n)
+    for i in range(n - 1, -1, -1):
+        s = y[i]
+        for k in range(i + 1, n):
+            s -= L[k, i] * x[k]
+        x[i] = s / L[i, i]
+    return x
+
+
+@_jit
+def _smoothstep(x, lo, hi):
+    t = min(max((x - lo) * (1.0 / (hi - lo)), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+# --------------------------------------------------------------------------------------------
+# the solver's pieces (inference.solve, T = 1)
+# --------------------------------------------------------------------------------------------
+@_jit
+def _torso_rotations(x, pelvis0, hip_axis, rv_map, spine_share):
+    """solve._torso_rotations: x (8,) → pelvis (3, 3), spine joint rotations (3, 3, 3), collar
+    local rotations (2, 3, 3)."""
+    v = np.zeros(9)
+    for k in range(8):
+        for j in range(9):
+            v[j] += x[k] * rv_map[k, j]
+    G0 = _mm(_axis_angle(x[0] * hip_axis), pelvis0)
+    third = np.empty((3, 3, 3))
+    for k in range(3):
+        third[k] = _axis_angle(spine_share[k] * v[0:3])
+    collar = np.empty((2, 3, 3))
+    collar[0] = _axis_angle(v[3:6])
+    collar[1] = _axis_angle(v[6:9])
+    return G0, third, collar
+
+
+@_jit
+def _torso_residual(x, pelvis0, hip_axis, hip_mid, shoulder_t, head_t, chest_t, prior, rig, cfg):
+    """solve._torso_residual: (8,) → (20,)."""
+    (bones, pelvis_off, spine_sum, target_frame_t, rv_map, collar_fwd_sign, torso_vectors, spine3_children,
+     hip_bones, face_offsets, aim1_dirs, elbow_dirs, limb_bones, limb_frame_t, lower_dirs, twist_axes,
+     finger_bones, finger_child, palm_offsets, offsets, collar_bones, shoulder_bones, head_bone,
+     wrist_bones) = rig
+    spine_share, prior_w, w_head, w_chest = cfg[0], cfg[1], cfg[2][0], cfg[2][1]
+    G0, third, collar = _torso_rotations(x, pelvis0, hip_axis, rv_map, spine_share)
+    g1 = _mm(G0, third[0])
+    g2 = _mm(g1, third[1])
+    g3 = _mm(g2, third[2])
+    p3 = hip_mid + _mv(G0, spine_sum[0]) + _mv(g1, spine_sum[1]) + _mv(g2, spine_sum[2])
+    r = np.empty(20)
+    for s in range(2):
+        sh = p3 + _mv(g3, collar_bones[s] + _mv(collar[s], shoulder_bones[s]))
+        r[3 * s: 3 * s + 3] = sh - shoulder_t[s]
+    r[6:9] = w_head * (p3 + _mv(g3, torso_vectors[2]) - head_t)
+    r[9:12] = w_chest * _to_rotvec_fast(_mm(chest_t, g3))
+    r[12:20] = (x - prior) * prior_w
+    return r
+
+
+@_jit
+def _solve_torso(pelvis0, chest, hip_mid, hip_vec, shoulder_t, head_R, head_t, rig, cfg, x0, warm, collars):
+    """solve._solve_torso for one frame. Returns pelvis, spine joint rotations (3, 3, 3), collar
+    locals (2, 3, 3), parameters (8,)."""
+    rv_map, head_bone = rig[4], rig[22]
+    spine_share, iters_tol, h, bound = cfg[0], cfg[3], cfg[2][2], cfg[6]
+    hip_axis = _normalize(hip_vec)
+    head_t2 = head_t - 0.5 * _mv(head_R, head_bone)
+    chest_t = chest.T.copy()
+    prior = np.zeros(8)
+    prior[4:] = collars
+    if warm:
+        x = x0.copy()
+        iters, tol = int(iters_tol[1]), iters_tol[3]
+    else:
+        x = np.zeros(8)
+        x[1:4] = _to_rotvec(_mtm(pelvis0, chest)) / 3.0
+        iters, tol = int(iters_tol[0]), iters_tol[2]
+    Jm = np.empty((8, 20))
+    for _ in range(iters):
+        r0 = _torso_residual(x, pelvis0, hip_axis, hip_mid, shoulder_t, head_t2, chest_t, prior, rig, cfg)
+        for k in range(8):
+            xp = x.copy()
+            xp[k] += h
+            Jm[k] = (_torso_residual(xp, pelvis0, hip_axis, hip_mid, shoulder_t, head_t2, chest_t, prior, rig, cfg)
+                     - r0) * (1.0 / h)
+        A = np.empty((8, 8))
+        g = np.zeros(8)
+        for i in range(8):
+            for j in range(i + 1):
+                a = 0.0
+                for m in range(20):
+                    a += Jm[i, m] * Jm[j, m]
+                A[i, j] = A[j, i] = a
+            A[i, i] += cfg[2][3]
+            for m in range(20):
+                g[i] += Jm[i, m] * r0[m]
+        dx = _solve_spd(A, g)
+        x = np.minimum(np.maximum(x - dx, -bound), bound)
+        if np.abs(dx).max() < tol:
+            break
+    G0, third, collar = _torso_rotations(x, pelvis0, hip_axis, rv_map, spine_share)
+    return G0, third, collar, x
+
+
+@_jit
+def _bend_secondary(base, mid, end, fallback):
+    w1 = mid - base
+    axis = _normalize(end - base)
+    e = w1 - _dot(w1, axis) * axis
+    e_len = np.sqrt(_dot(e, e))
+    w1_len = np.sqrt(_dot(w1, w1))
+    wgt = _smoothstep(e_len / max(w1_len, 1e-9), 0.04, 0.2)
+    if _dot(e, fallback) < -0.5 * e_len and e_len < 0.5 * w1_len:
+        wgt = 0.0
+    return _normalize(wgt * (e / max(e_len, _EPS)) + (1.0 - wgt) * fallback)
+
+
+@_jit
+def _limit_pose(G, tabs, max_angle, trace_limit, knee_trace_limit, knee_hyper):
+    """solve.limit_pose for one frame, in place on G (55, 3, 3)."""
+    parents, depth, knees = tabs[3], tabs[4], tabs[6]
+    n = G.shape[0]
+    local = np.empty((n, 3, 3))
+    cand = np.zeros(n, np.bool_)
+    dmin = 1 << 30
+    for j in range(1, n):
+        L = _mtm(G[parents[j]], G[j])
+        local[j] = L
+        tr = L[0, 0] + L[1, 1] + L[2, 2]
+        c = tr < trace_limit[j]
+        is_knee = j == knees[0] or j == knees[1]
+        if is_knee and tr < knee_trace_limit and L[2, 1] < L[1, 2]:
+            c = True
+        if c:
+            cand[j] = True
+            rv = _to_rotvec(L)
+            if is_knee:
+                rv[0] = max(rv[0], -knee_hyper)
+            ang = np.sqrt(_dot(rv, rv))
+            local[j] = _axis_angle(rv * min(1.0, max_angle[j] / max(ang, 1e-9)))
+            dmin = min(dmin, depth[j])
+    if dmin == 1 << 30:
+        return
+    for j in range(1, n):                    # parents come before their children
+        if depth[j] >= dmin:
+            G[j] = _mm(G[parents[j]], local[j])
+
+
+@_jit
+def _fk(G, bones, root, parents):
+    """Joint positions (55, 3) from global rotations, rest bones and the root position."""
+    n = G.shape[0]
+    P = np.empty((n, 3))
+    P[0] = root
+    for j in range(1, n):
+        P[j] = P[parents[j]] + _mv(G[parents[j]], bones[j])
+    return P
+
+
+@_jit
+def _collar_rhythm(chest, sh_t, el_t, collar_fwd_sign, protraction):
+    out = np.empty(4)
+    for s in range(2):
+        a = _normalize(_mtv(chest, el_t[s] - sh_t[s]))
+        elev = np.arccos(min(max(-a[1], -1.0), 1.0))
+        out[2 * s] = (max(elev - np.pi / 6, 0.0) - np.pi / 3) / 3.0
+        out[2 * s + 1] = protraction * a[2] * collar_fwd_sign[s]
+    return out
+
+
+@_jit
+def _solve_skeleton(Q, W, hand_ok, rig, tabs, cfg, x0, warm, full):
+    """solve.solve_skeleton for one frame: Q (75, 3), W (75,), hand_ok (2,) bool, torso warm
+    start x0 (8,) if ``warm``. Returns G (55, 3, 3), joints (55, 3), torso parameters (8,)."""
+    (bones, pelvis_off, spine_sum, target_frame_t, rv_map, collar_fwd_sign, torso_vectors, spine3_children,
+     hip_bones, face_offsets, aim1_dirs, elbow_dirs, limb_bones, limb_frame_t, lower_dirs, twist_axes,
+     finger_bones, finger_child, palm_offsets, offsets, collar_bones, shoulder_bones, head_bone,
+     wrist_bones) = rig
+    frame_targets, lm, palm_lms, parents = tabs[0], tabs[1], tabs[2], tabs[3]
+    block_order, finger_lms, horn = tabs[5], tabs[7], tabs[8]
+    # landmark indices (left, right): shoulder, elbow, wrist, knee, ankle, heel, toe, index, pinky, hip
+    SH, EL, WR, KN, AN, HE, TO, IX, PK, HP = lm[0], lm[1], lm[2], lm[3], lm[4], lm[5], lm[6], lm[7], lm[8], lm[9]
+    limits = cfg[2]
+    leg_visible, protraction = limits[4], limits[5]
+
+    # 1. target frames, hip centre, palm-anchored wrists, head, torso fit, spine
+    ab = np.zeros((16, 3))                                              # frame_targets @ Q
+    for i in range(16):
+        for n in range(75):
+            c = frame_targets[i, n]
+            if c != 0.0:
+                ab[i] += c * Q[n]
+    frames = np.empty((8, 3, 3))
+    for i in range(8):
+        frames[i] = _align_to_frame(target_frame_t[i], ab[i], ab[8 + i])
+    hip_mid = 0.5 * (Q[HP[0]] + Q[HP[1]])
+    sh_t = np.empty((2, 3))
+    el_t = np.empty((2, 3))
+    wr_t = np.empty((2, 3))
+    kn_t = np.empty((2, 3))
+    an_t = np.empty((2, 3))
+    palm_wrist = np.zeros((2, 3))
+    for s in range(2):
+        sh_t[s], el_t[s], kn_t[s], an_t[s] = Q[SH[s]], Q[EL[s]], Q[KN[s]], Q[AN[s]]
+        base = 33 + 21 * s
+        for k in range(palm_lms.shape[0]):
+            palm_wrist[s] += Q[base + palm_lms[k]] - _mv(frames[2 + s], palm_offsets[s, k])
+        palm_wrist[s] = palm_wrist[s] / palm_lms.shape[0]
+        wr_t[s] = palm_wrist[s] if hand_ok[s] else Q[WR[s]]
+    nf = face_offsets.shape[0]
+    head_R, head_t = _kabsch(face_offsets, Q[:nf], W[:nf] + 1e-3, horn)
+    collars = _collar_rhythm(frames[1], sh_t, el_t, collar_fwd_sign, protraction)
+    G0, third, collar_local, torso_x = _solve_torso(frames[0], frames[1], hip_mid, ab[0], sh_t, head_R, head_t,
+                                                    rig, cfg, x0, warm, collars)
+    g1 = _mm(G0, third[0])
+    g2 = _mm(g1, third[1])
+    S3 = _mm(g2, third[2])
+    P0 = hip_mid - _mv(G0, pelvis_off)
+    P3 = hip_mid + _mv(G0, spine_sum[0]) + _mv(g1, spine_sum[1]) + _mv(g2, spine_sum[2])
+
+    # 2. collars, neck, thighs
+    P_children = np.empty((3, 3))
+    for i in range(3):
+        P_children[i] = P3 + _mv(S3, spine3_children[i])
+    P_hip = np.empty((2, 3))
+    G_collar = np.empty((2, 3, 3))
+    thigh_swing = np.empty((2, 3, 3))
+    P_sh = np.empty((2, 3))
+    for s in range(2):
+        P_hip[s] = P0 + _mv(G0, hip_bones[s])
+        G_collar[s] = _aim_unit(_mm(S3, collar_local[s]), aim1_dirs[s], sh_t[s] - P_children[s])
+        thigh_swing[s] = _aim_unit(G0, aim1_dirs[3 + s], kn_t[s] - P_hip[s])
+        P_sh[s] = P_children[s] + _mv(G_collar[s], shoulder_bones[s])
+    neck_swing = _aim_unit(S3, aim1_dirs[2], head_t - P_children[2])
+
+    # 3a. upper arms and thighs from their bend planes, forearm hinges and shins
+    foot_w = np.empty(2)
+    base = np.empty((4, 3))
+    mid = np.empty((4, 3))
+    end = np.empty((4, 3))
+    fallback = np.empty((4, 3))
+    back = np.zeros(3)
+    back[2] = -1.0
+    zed = np.zeros(3)
+    zed[2] = 1.0
+    for s in range(2):
+        upper_swing = _aim_unit(G_collar[s], elbow_dirs[s], el_t[s] - P_sh[s])
+        knee_dir = _normalize(kn_t[s] - P_hip[s])
+        v = Q[TO[s]] - Q[HE[s]]
+        foot_fwd = v - _dot(v, knee_dir) * knee_dir
+        foot_w[s] = _smoothstep(min(W[TO[s]], W[HE[s]]), 0.3, 0.6)
+        fallback[s] = _mv(upper_swing, back)
+        fallback[2 + s] = _normalize(foot_w[s] * _normalize(foot_fwd) + (1.0 - foot_w[s]) * _mv(thigh_swing[s], zed))
+        base[s], base[2 + s] = P_sh[s], P_hip[s]
+        mid[s], mid[2 + s] = el_t[s], kn_t[s]
+        end[s], end[2 + s] = wr_t[s], an_t[s]
+    G_upper = np.empty((4, 3, 3))
+    G_lower = np.empty((4, 3, 3))
+    P_mid = np.empty((4, 3))
+    for i in range(4):
+        sec = _bend_secondary(base[i], mid[i], end[i], fallback[i])
+        G_upper[i] = _align_to_frame(limb_frame_t[i], mid[i] - base[i], sec)
+        P_mid[i] = base[i] + _mv(G_upper[i], limb_bones[i])
+        G_lower[i] = _aim_unit(G_upper[i], lower_dirs[i], end[i] - P_mid[i])
+    P_wrist = np.empty((2, 3))
+    wrist_G = np.empty((2, 3, 3))
+    for s in range(2):
+        P_wrist[s] = P_mid[s] + _mv(G_lower[s], wrist_bones[s])
+        if hand_ok[s]:
+            wrist_G[s] = frames[2 + s]
+        elif min(W[IX[s]], W[PK[s]]) > 0.6:
+            wrist_G[s] = frames[4 + s]
+        else:
+            wrist_G[s] = G_lower[s]
+
+    # 3b. neck and forearm twist, fingers (the full solve only)
+    swung = np.empty((3, 3, 3))
+    swung[0], swung[1], swung[2] = neck_swing, G_lower[0], G_lower[1]
+    finger_G = np.empty((3, 10, 3, 3))
+    if full:
+        for i in range(3):
+            twisted = head_R if i == 0 else wrist_G[i - 1]
+            tw = _twist_angle(_mtm(swung[i], twisted), twist_axes[i])
+            swung[i] = _mm(swung[i], _axis_angle(twist_axes[i] * (0.5 * tw)))
+        for s in range(2):
+            base_lm = 33 + 21 * s
+            for f in range(5):
+                parent_G, parent_P = wrist_G[s], P_wrist[s]
+                for k in range(3):
+                    p = parent_P + _mv(parent_G, finger_bones[k, s, f])
+                    if hand_ok[s]:
+                        target = Q[base_lm + finger_lms[f, k + 1]] - palm_wrist[s] + P_wrist[s]
+                        g = _aim_unit(parent_G, finger_child[k, s, f], target - p)
+                    else:
+                        g = parent_G
+                    finger_G[k, 5 * s + f] = g
+                    parent_G, parent_P = g, p
+    else:
+        for k in range(3):
+            for s in range(2):
+                for f in range(5):
+                    finger_G[k, 5 * s + f] = wrist_G[s]
+
+    # 3c. ankles and feet; unseen legs hang from the pelvis
+    legs = np.empty((8, 3, 3))
+    for s in range(2):
+        ankle = frames[6 + s] if foot_w[s] > 0.0 else G_lower[2 + s]
+        if min(W[KN[s]], W[AN[s]]) >= leg_visible:
+            legs[s], legs[2 + s], legs[4 + s], legs[6 + s] = G_upper[2 + s], G_lower[2 + s], ankle, ankle
+        else:
+            legs[s], legs[2 + s], legs[4 + s], legs[6 + s] = G0, G0, G0, G0
+
+    blocks = np.empty((55, 3, 3))
+    blocks[0], blocks[1], blocks[2], blocks[3] = G0, g1, g2, S3
+    blocks[4], blocks[5], blocks[6] = G_collar[0], G_collar[1], swung[0]
+    for i in range(7, 11):
+        blocks[i] = head_R
+    blocks[11], blocks[12], blocks[13], blocks[14] = G_upper[0], G_upper[1], swung[1], swung[2]
+    blocks[15], blocks[16] = wrist_G[0], wrist_G[1]
+    for k in range(3):
+        blocks[17 + 10 * k: 27 + 10 * k] = finger_G[k]
+    blocks[47:55] = legs
+    G = np.empty((55, 3, 3))
+    for i in range(55):
+        G[block_order[i]] = blocks[i]
+    if full:
+        _limit_pose(G, tabs, cfg[4], cfg[5], limits[6], limits[8])
+    return G, _fk(G, bones, P0, parents), torso_x
+
+
+# --------------------------------------------------------------------------------------------
+# lifting passes (inference.lift + pipeline._lifting_passes, T = 1)
+# --------------------------------------------------------------------------------------------
+@_jit
+def _solve_translation(X, kp2d, w, K):
+    """lift.solve_translation for one frame: X (N, 3), kp2d (N, ≥2) pixels, w (N,) → t (3,)."""
+    f = K[0, 0]
+    s = np.zeros(8)
+    wsum = 0.0
+    for n in range(X.shape[0]):
+        du, dv = kp2d[n, 0] - K[0, 2], kp2d[n, 1] - K[1, 2]
+        bu, bv = du * X[n, 2] - f * X[n, 0], dv * X[n, 2] - f * X[n, 1]
+        wn = w[n]
+        wsum += wn
+        s[0] += wn * du
+        s[1] += wn * dv
+        s[2] += wn * bu
+        s[3] += wn * bv
+        s[4] += wn * du * du
+        s[5] += wn * dv * dv
+        s[6] += wn * du * bu
+        s[7] += wn * dv * bv
+    a = f * f * wsum + 1e-9
+    c, d, p, q = -f * s[0], -f * s[1], f * s[2], f * s[3]
+    e, r = s[4] + s[5] + 1e-9, -(s[6] + s[7])
+    tz = (a * r - (c * p + d * q)) / (a * e - (c * c + d * d))
+    t = np.empty(3)
+    t[0], t[1], t[2] = (p - c * tz) / a, (q - d * tz) / a, tz
+    return t
+
+
+@_jit
+def _perspective_targets(kp2d, kpz, present, posed, K, visible):
+    """lift.perspective_targets for one frame: kp2d (≥75, 3) float32, kpz (≥75,) float32,
+    present (≥3,) bool, posed (75, 3) → (75, 3)."""
+    Q = posed.copy()
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    for n in range(33):
+        if kp2d[n, 2] >= visible:
+            z = max(posed[n, 2], 0.05)
+            Q[n, 0], Q[n, 1], Q[n, 2] = (kp2d[n, 0] - cx) * (z / fx), (kp2d[n, 1] - cy) * (z / fy), z
+    for s in range(2):
+        if present[1 + s]:
+            b = 33 + 21 * s
+            zw = max(posed[15 + s, 2], 0.05)
+            for k in range(21):
+                z = zw + (kpz[b + k] - kpz[b]) * (zw / fx)       # the kpz difference in the detector's float32
+                Q[b + k, 0], Q[b + k, 1], Q[b + k, 2] = (kp2d[b + k, 0] - cx) * (z / fx), (kp2d[b + k, 1] - cy) * (z / fy), z
+            Q[15 + s] = Q[b]
+    return Q
+
+
+@_jit
+def _lifting_passes(kp2d, kpz, world, present, hands, K, prev, warm, passes, rig, tabs, cfg):
+    """pipeline._lifting_passes for one frame (no smoothing, no refinement). kp2d (553, 3),
+    kpz (553,), world (33, 3) float32; present (4,) bool; K (3, 3); prev (passes, 8) warm starts.
+    Returns G (55, 3, 3), joints (55, 3) of the last pass and every pass's torso parameters."""
+    offsets, landmark_joint = rig[19], tabs[9]
+    W = np.zeros(75)
+    for n in range(33):
+        W[n] = kp2d[n, 2]
+    hand_ok = np.zeros(2, np.bool_)
+    for s in range(2):
+        hand_ok[s] = present[1 + s] and hands
+        if hands and present[1 + s]:
+            W[33 + 21 * s: 54 + 21 * s] = 1.0
+    lm = np.zeros((75, 3))
+    for n in range(33):
+        for i in range(3):
+            lm[n, i] = 0.0 if np.isnan(world[n, i]) else world[n, i]
+    torso = np.empty((passes, 8))
+    G = np.empty((55, 3, 3))
+    joints = np.empty((55, 3))
+    for k in range(passes):
+        if k:
+            for n in range(75):
+                j = landmark_joint[n]
+                lm[n] = joints[j] + _mv(G[j], offsets[n])
+        t = _solve_translation(lm[:33], kp2d[:33], W[:33], K)
+        Q = _perspective_targets(kp2d, kpz, present, lm + t, K, cfg[2][7])
+        G, joints, x = _solve_skeleton(Q, W, hand_ok, rig, tabs, cfg, prev[k], warm, k == passes - 1)
+        torso[k] = x
+    return G, joints, torso
+
+
+# --------------------------------------------------------------------------------------------
+# Python side: arguments and the entry point
+# --------------------------------------------------------------------------------------------
+def _tables() -> tuple:
+    """Index tables and tuning of the solve, from inference.solve / lift / layout: (tabs, cfg)."""
+    lm = np.stack([S.LM_SHOULDER, S.LM_ELBOW, S.LM_WRIST, S.LM_KNEE, S.LM_ANKLE, S.LM_HEEL, S.LM_TOE,
+                   S.LM_INDEX, S.LM_PINKY, S.LM_HIP]).astype(np.int64)
+    as_int = lambda a: np.ascontiguousarray(a, np.int64)  # noqa: E731
+    tabs = (np.ascontiguousarray(S._FRAME_TARGETS, np.float64), lm, as_int(S.PALM_LMS), as_int(PARENTS),
+            as_int(S._DEPTH), as_int(S._BLOCK_ORDER), as_int(S.KNEE), as_int(S.FINGER_LMS),
+            np.ascontiguousarray(rot._HORN, np.float64), as_int(LANDMARK_JOINT))
+    scalars = np.array([S._W_HEAD, S._W_CHEST, S._H, S._DAMP[0, 0], S.LEG_VISIBLE, S.COLLAR_PROTRACTION,
+                        1.0 + 2.0 * np.cos(S.KNEE_HYPEREXTENSION), VISIBLE, S.KNEE_HYPEREXTENSION], np.float64)
+    iters = np.array([S.TORSO_ITERS_COLD, S.TORSO_ITERS_WARM, S.TORSO_COLD_TOL, S.TORSO_WARM_TOL], np.float64)
+    trace_limit = np.concatenate([[-np.inf], 1.0 + 2.0 * np.cos(S.MAX_ANGLE[1:])])
+    cfg = (np.asarray(S.SPINE_SHARE, np.float64), np.asarray(S._PRIOR_W, np.float64), scalars, iters,
+           np.asarray(S.MAX_ANGLE, np.float64), trace_limit, np.asarray(S.TORSO_BOUND, np.float64))
+    return tabs, cfg
+
+
+_TABS, _CFG = _tables()
+
+
+def rig_args(subject: S.Subject) -> tuple:
+    """The subject's rig as the kernel's argument tuple (24 float64 arrays; built once per rig)."""
+    rig = subject.rig
+    args = getattr(rig, "_kernel_args", None)
+    if args is None:
+        B = rig.bones
+        c = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
+        args = tuple(c(a) for a in (
+            B, rig.pelvis_off, rig.spine_sum, rig.target_frame_t, rig.rv_map, rig.collar_fwd_sign,
+            rig.torso_vectors, rig.spine3_children, rig.hip_bones, rig.face_offsets, rig.aim1_dirs,
+            rig.elbow_dirs, rig.limb_bones, rig.limb_frame_t, rig.lower_dirs, rig.twist_axes, rig.finger_bones,
+            rig.finger_child, rig.palm_offsets, subject.offsets, B[S.COLLAR], B[S.SHOULDER], B[S.HEAD],
+            B[S.WRIST]))
+        rig._kernel_args = args
+    return args
+
+
+def lifting_passes(kp2d: np.ndarray, kpz: np.ndarray, world: np.ndarray, present: np.ndarray,
+                   subject: S.Subject, camera: Camera, hands: bool, previous: np.ndarray | None,
+                   passes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One frame's lifting passes (``pipeline._lifting_passes`` at T = 1, unrefined, unsmoothed).
+
+    kp2d (553, 3), kpz (553,), world (33, 3) as detected (float32); present (4,) bool;
+    previous (passes, 8) torso fits of the last frame to warm-start from, or None (cold).
+    Returns G (55, 3, 3) global rotations and joints (55, 3) in the camera frame, and the torso
+    parameters of every pass (passes, 8).
+    """
+    warm = previous is not None
+    prev = np.ascontiguousarray(previous, np.float64) if warm else np.zeros((passes, 8))
+    f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731 - one compiled specialisation
+    return _lifting_passes(f32(kp2d), f32(kpz), f32(world),
+                           np.ascontiguousarray(present, np.bool_), bool(hands),
+                           np.ascontiguousarray(camera.K, np.float64), prev, warm, int(passes),
+                           rig_args(subject), _TABS, _CFG)
+
+
+def warm_up() -> bool:
+    """Compile the kernel for the detector's dtypes (tens of seconds the first time on 2 cores),
+    or load it from numba's on-disk cache (a fraction of a second), so that no frame waits for
+    it. Returns whether the compiled kernel is available."""
+    if AVAILABLE:
+        from .skeleton import DEFAULT_REST
+
+        K = np.array([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]])
+        lifting_passes(np.zeros((553, 3), np.float32), np.zeros(553, np.float32), np.zeros((33, 3), np.float32),
+                       np.ones(4, bool), S.Subject.from_rest(DEFAULT_REST), Camera(K=K, size=(640, 480)), True,
+                       None, 2)
+    return AVAILABLE
+
+
+__all__ = ["AVAILABLE", "lifting_passes", "rig_args", "warm_up"]
