@@ -706,7 +706,9 @@ def _perspective_targets(kp2d, kpz, present, posed, K, visible):
             zw = max(posed[15 + s, 2], 0.05)
             for k in range(21):
                 z = zw + (kpz[b + k] - kpz[b]) * (zw / fx)       # the kpz difference in the detector's float32
-                Q[b + k, 0], Q[b + k, 1], Q[b + k, 2] = (kp2d[b + k, 0] - cx) * (z / fx), (kp2d[b + k, 1] - cy) * (z / fy), z
+                Q[b + k, 0] = (kp2d[b + k, 0] - cx) * (z / fx)
+                Q[b + k, 1] = (kp2d[b + k, 1] - cy) * (z / fy)
+                Q[b + k, 2] = z
             Q[15 + s] = Q[b]
     return Q
 
