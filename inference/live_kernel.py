@@ -42,6 +42,16 @@ except ImportError:  # pragma: no cover - depends on the environment
 _jit = njit(cache=True, nogil=True)
 _EPS = 1e-9
 
+# Layout of the argument tuples (built by _tables and rig_args at the end; numba reads these ints
+# as compile-time constants). tabs: index tables; cfg: tuning; cfg[C_SCALARS]: scalar tuning.
+(T_FRAME_TARGETS, T_LM, T_PALM_LMS, T_PARENTS, T_DEPTH, T_BLOCK_ORDER, T_KNEES, T_FINGER_LMS, T_HORN,
+ T_LANDMARK_JOINT) = range(10)
+C_SPINE_SHARE, C_PRIOR_W, C_SCALARS, C_ITERS, C_MAX_ANGLE, C_TRACE_LIMIT, C_BOUND = range(7)
+(SC_W_HEAD, SC_W_CHEST, SC_FD_STEP, SC_DAMP, SC_LEG_VISIBLE, SC_PROTRACTION, SC_KNEE_TRACE, SC_VISIBLE,
+ SC_KNEE_HYPER) = range(9)
+IT_COLD, IT_WARM, IT_COLD_TOL, IT_WARM_TOL = range(4)              # cfg[C_ITERS]
+R_RV_MAP, R_OFFSETS, R_HEAD_BONE = 4, 19, 22                          # in rig_args' tuple
+
 
 # --------------------------------------------------------------------------------------------
 # 3-vectors and 3×3 matrices (the closed forms of inference.rotations, one at a time)
@@ -372,7 +382,8 @@ def _torso_residual(x, pelvis0, hip_axis, hip_mid, shoulder_t, head_t, chest_t, 
      hip_bones, face_offsets, aim1_dirs, elbow_dirs, limb_bones, limb_frame_t, lower_dirs, twist_axes,
      finger_bones, finger_child, palm_offsets, offsets, collar_bones, shoulder_bones, head_bone,
      wrist_bones) = rig
-    spine_share, prior_w, w_head, w_chest = cfg[0], cfg[1], cfg[2][0], cfg[2][1]
+    spine_share, prior_w = cfg[C_SPINE_SHARE], cfg[C_PRIOR_W]
+    w_head, w_chest = cfg[C_SCALARS][SC_W_HEAD], cfg[C_SCALARS][SC_W_CHEST]
     G0, third, collar = _torso_rotations(x, pelvis0, hip_axis, rv_map, spine_share)
     g1 = _mm(G0, third[0])
     g2 = _mm(g1, third[1])
@@ -392,8 +403,9 @@ def _torso_residual(x, pelvis0, hip_axis, hip_mid, shoulder_t, head_t, chest_t, 
 def _solve_torso(pelvis0, chest, hip_mid, hip_vec, shoulder_t, head_R, head_t, rig, cfg, x0, warm, collars):
     """solve._solve_torso for one frame. Returns pelvis, spine joint rotations (3, 3, 3), collar
     locals (2, 3, 3), parameters (8,)."""
-    rv_map, head_bone = rig[4], rig[22]
-    spine_share, iters_tol, h, bound = cfg[0], cfg[3], cfg[2][2], cfg[6]
+    rv_map, head_bone = rig[R_RV_MAP], rig[R_HEAD_BONE]
+    spine_share, iters_tol, bound = cfg[C_SPINE_SHARE], cfg[C_ITERS], cfg[C_BOUND]
+    h, damp = cfg[C_SCALARS][SC_FD_STEP], cfg[C_SCALARS][SC_DAMP]
     hip_axis = _normalize(hip_vec)
     head_t2 = head_t - 0.5 * _mv(head_R, head_bone)
     chest_t = chest.T.copy()
@@ -401,11 +413,11 @@ def _solve_torso(pelvis0, chest, hip_mid, hip_vec, shoulder_t, head_R, head_t, r
     prior[4:] = collars
     if warm:
         x = x0.copy()
-        iters, tol = int(iters_tol[1]), iters_tol[3]
+        iters, tol = int(iters_tol[IT_WARM]), iters_tol[IT_WARM_TOL]
     else:
         x = np.zeros(8)
         x[1:4] = _to_rotvec(_mtm(pelvis0, chest)) / 3.0
-        iters, tol = int(iters_tol[0]), iters_tol[2]
+        iters, tol = int(iters_tol[IT_COLD]), iters_tol[IT_COLD_TOL]
     Jm = np.empty((8, 20))
     for _ in range(iters):
         r0 = _torso_residual(x, pelvis0, hip_axis, hip_mid, shoulder_t, head_t2, chest_t, prior, rig, cfg)
@@ -422,7 +434,7 @@ def _solve_torso(pelvis0, chest, hip_mid, hip_vec, shoulder_t, head_R, head_t, r
                 for m in range(20):
                     a += Jm[i, m] * Jm[j, m]
                 A[i, j] = A[j, i] = a
-            A[i, i] += cfg[2][3]
+            A[i, i] += damp
             for m in range(20):
                 g[i] += Jm[i, m] * r0[m]
         dx = _solve_spd(A, g)
@@ -449,7 +461,7 @@ def _bend_secondary(base, mid, end, fallback):
 @_jit
 def _limit_pose(G, tabs, max_angle, trace_limit, knee_trace_limit, knee_hyper):
     """solve.limit_pose for one frame, in place on G (55, 3, 3)."""
-    parents, depth, knees = tabs[3], tabs[4], tabs[6]
+    parents, depth, knees = tabs[T_PARENTS], tabs[T_DEPTH], tabs[T_KNEES]
     n = G.shape[0]
     local = np.empty((n, 3, 3))
     cand = np.zeros(n, np.bool_)
@@ -507,12 +519,12 @@ def _solve_skeleton(Q, W, hand_ok, rig, tabs, cfg, x0, warm, full):
      hip_bones, face_offsets, aim1_dirs, elbow_dirs, limb_bones, limb_frame_t, lower_dirs, twist_axes,
      finger_bones, finger_child, palm_offsets, offsets, collar_bones, shoulder_bones, head_bone,
      wrist_bones) = rig
-    frame_targets, lm, palm_lms, parents = tabs[0], tabs[1], tabs[2], tabs[3]
-    block_order, finger_lms, horn = tabs[5], tabs[7], tabs[8]
+    frame_targets, lm, palm_lms, parents = tabs[T_FRAME_TARGETS], tabs[T_LM], tabs[T_PALM_LMS], tabs[T_PARENTS]
+    block_order, finger_lms, horn = tabs[T_BLOCK_ORDER], tabs[T_FINGER_LMS], tabs[T_HORN]
     # landmark indices (left, right): shoulder, elbow, wrist, knee, ankle, heel, toe, index, pinky, hip
     SH, EL, WR, KN, AN, HE, TO, IX, PK, HP = lm[0], lm[1], lm[2], lm[3], lm[4], lm[5], lm[6], lm[7], lm[8], lm[9]
-    limits = cfg[2]
-    leg_visible, protraction = limits[4], limits[5]
+    sc = cfg[C_SCALARS]
+    leg_visible, protraction = sc[SC_LEG_VISIBLE], sc[SC_PROTRACTION]
 
     # 1. target frames, hip centre, palm-anchored wrists, head, torso fit, spine
     ab = np.zeros((16, 3))                                              # frame_targets @ Q
@@ -655,7 +667,7 @@ def _solve_skeleton(Q, W, hand_ok, rig, tabs, cfg, x0, warm, full):
     for i in range(55):
         G[block_order[i]] = blocks[i]
     if full:
-        _limit_pose(G, tabs, cfg[4], cfg[5], limits[6], limits[8])
+        _limit_pose(G, tabs, cfg[C_MAX_ANGLE], cfg[C_TRACE_LIMIT], sc[SC_KNEE_TRACE], sc[SC_KNEE_HYPER])
     return G, _fk(G, bones, P0, parents), torso_x
 
 
@@ -718,7 +730,7 @@ def _lifting_passes(kp2d, kpz, world, present, hands, K, prev, warm, passes, rig
     """pipeline._lifting_passes for one frame (no smoothing, no refinement). kp2d (553, 3),
     kpz (553,), world (33, 3) float32; present (4,) bool; K (3, 3); prev (passes, 8) warm starts.
     Returns G (55, 3, 3), joints (55, 3) of the last pass and every pass's torso parameters."""
-    offsets, landmark_joint = rig[19], tabs[9]
+    offsets, landmark_joint = rig[R_OFFSETS], tabs[T_LANDMARK_JOINT]
     W = np.zeros(75)
     for n in range(33):
         W[n] = kp2d[n, 2]
@@ -740,7 +752,7 @@ def _lifting_passes(kp2d, kpz, world, present, hands, K, prev, warm, passes, rig
                 j = landmark_joint[n]
                 lm[n] = joints[j] + _mv(G[j], offsets[n])
         t = _solve_translation(lm[:33], kp2d[:33], W[:33], K)
-        Q = _perspective_targets(kp2d, kpz, present, lm + t, K, cfg[2][7])
+        Q = _perspective_targets(kp2d, kpz, present, lm + t, K, cfg[C_SCALARS][SC_VISIBLE])
         G, joints, x = _solve_skeleton(Q, W, hand_ok, rig, tabs, cfg, prev[k], warm, k == passes - 1)
         torso[k] = x
     return G, joints, torso
@@ -750,7 +762,8 @@ def _lifting_passes(kp2d, kpz, world, present, hands, K, prev, warm, passes, rig
 # Python side: arguments and the entry point
 # --------------------------------------------------------------------------------------------
 def _tables() -> tuple:
-    """Index tables and tuning of the solve, from inference.solve / lift / layout: (tabs, cfg)."""
+    """Index tables and tuning of the solve, from inference.solve / lift / layout: (tabs, cfg), in
+    the order of the T_*, C_*, SC_* and IT_* constants."""
     lm = np.stack([S.LM_SHOULDER, S.LM_ELBOW, S.LM_WRIST, S.LM_KNEE, S.LM_ANKLE, S.LM_HEEL, S.LM_TOE,
                    S.LM_INDEX, S.LM_PINKY, S.LM_HIP]).astype(np.int64)
     as_int = lambda a: np.ascontiguousarray(a, np.int64)  # noqa: E731
@@ -770,7 +783,8 @@ _TABS, _CFG = _tables()
 
 
 def rig_args(subject: S.Subject) -> tuple:
-    """The subject's rig as the kernel's argument tuple (24 float64 arrays; built once per rig)."""
+    """The subject's rig as the kernel's argument tuple (24 float64 arrays, in the order the kernel
+    functions unpack them; R_* name the ones taken singly). Built once per rig and kept on it."""
     rig = subject.rig
     args = getattr(rig, "_kernel_args", None)
     if args is None:

@@ -14,6 +14,9 @@ from scipy.spatial.transform import Rotation
 from data_paths import REPO
 from inference import live_kernel as LK
 from inference import rotations as rot
+from inference import solve as S
+from inference.layout import LANDMARK_JOINT
+from inference.lift import VISIBLE
 from inference.pipeline import _lifting_passes, estimate_subject, warm_start
 from inference.records import Camera, DetectionSeq
 from inference.skeleton import DEFAULT_REST, global_to_local
@@ -27,6 +30,21 @@ ATOL = 1e-8  # radians-ish / metres: the two paths differ by summation order onl
 def test_numba_is_installed_and_the_kernel_compiled():
     """The worker's pinned environment has numba: the live path runs compiled."""
     assert LK.AVAILABLE and LK.warm_up()
+
+
+def test_argument_layout_names_the_right_arrays():
+    subject = Subject.from_rest(DEFAULT_REST)
+    args = LK.rig_args(subject)
+    assert args is LK.rig_args(subject)                      # built once per rig
+    np.testing.assert_array_equal(args[LK.R_RV_MAP], subject.rig.rv_map)
+    np.testing.assert_array_equal(args[LK.R_OFFSETS], subject.offsets)
+    np.testing.assert_array_equal(args[LK.R_HEAD_BONE], subject.bones[S.HEAD])
+    tabs, cfg = LK._TABS, LK._CFG
+    np.testing.assert_array_equal(tabs[LK.T_LANDMARK_JOINT], LANDMARK_JOINT)
+    np.testing.assert_array_equal(cfg[LK.C_BOUND], S.TORSO_BOUND)
+    sc = cfg[LK.C_SCALARS]
+    assert (sc[LK.SC_W_HEAD], sc[LK.SC_VISIBLE], sc[LK.SC_KNEE_HYPER]) == (S._W_HEAD, VISIBLE, S.KNEE_HYPEREXTENSION)
+    assert cfg[LK.C_ITERS][LK.IT_WARM_TOL] == S.TORSO_WARM_TOL
 
 
 def test_without_numba_the_live_path_runs_numpy():
