@@ -771,9 +771,9 @@ def _tables() -> tuple:
             as_int(S._DEPTH), as_int(S._BLOCK_ORDER), as_int(S.KNEE), as_int(S.FINGER_LMS),
             np.ascontiguousarray(rot._HORN, np.float64), as_int(LANDMARK_JOINT))
     scalars = np.array([S._W_HEAD, S._W_CHEST, S._H, S._DAMP[0, 0], S.LEG_VISIBLE, S.COLLAR_PROTRACTION,
-                        1.0 + 2.0 * np.cos(S.KNEE_HYPEREXTENSION), VISIBLE, S.KNEE_HYPEREXTENSION], np.float64)
+                        S._TRACE_AT_KNEE_LIMIT, VISIBLE, S.KNEE_HYPEREXTENSION], np.float64)
     iters = np.array([S.TORSO_ITERS_COLD, S.TORSO_ITERS_WARM, S.TORSO_COLD_TOL, S.TORSO_WARM_TOL], np.float64)
-    trace_limit = np.concatenate([[-np.inf], 1.0 + 2.0 * np.cos(S.MAX_ANGLE[1:])])
+    trace_limit = np.concatenate([[-np.inf], S._TRACE_AT_LIMIT])          # indexed by joint, root never limited
     cfg = (np.asarray(S.SPINE_SHARE, np.float64), np.asarray(S._PRIOR_W, np.float64), scalars, iters,
            np.asarray(S.MAX_ANGLE, np.float64), trace_limit, np.asarray(S.TORSO_BOUND, np.float64))
     return tabs, cfg
