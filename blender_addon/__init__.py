@@ -2,9 +2,9 @@
 
 ``register`` imports and registers :data:`MODULES` in order; when one fails, the ones already
 registered are unregistered again and the error propagates (Blender reports it). ``unregister`` goes
-in reverse over what did register, never raises, stops the capture worker (``session.shutdown()``:
-child process and shared memory) and removes the ``load_pre`` handler, which stops the worker when
-another .blend file is loaded.
+in reverse over what did register, never raises, stops the capture (:func:`shutdown_session`: the
+live link, then the child process and its shared memory) and removes the ``load_pre`` handler, which
+stops the capture when another .blend file is loaded.
 """
 from __future__ import annotations
 
@@ -22,18 +22,21 @@ _registered: list[ModuleType] = []
 
 
 def shutdown_session() -> None:
-    """Stop the worker and unlink its shared memory, when :mod:`.session` exists; never raises."""
-    try:
-        from . import session
-    except ImportError:  # not part of this build
-        return
-    except Exception:  # noqa: BLE001 - a broken session module must not break unregister
-        traceback.print_exc()
-        return
-    try:
-        session.shutdown()
-    except Exception:  # noqa: BLE001 - shutdown is best effort by contract
-        traceback.print_exc()
+    """End the live link (``pump.stop_all``: recorded keys are written), then stop the worker and
+    unlink its shared memory (``session.shutdown``). A module missing from this build is skipped;
+    never raises."""
+    for name, func in (("pump", "stop_all"), ("session", "shutdown")):
+        try:
+            mod = importlib.import_module(f".{name}", __package__)
+        except ImportError:  # not part of this build
+            continue
+        except Exception:  # noqa: BLE001 - a broken module must not break unregister
+            traceback.print_exc()
+            continue
+        try:
+            getattr(mod, func)()
+        except Exception:  # noqa: BLE001 - shutdown is best effort by contract
+            traceback.print_exc()
 
 
 @persistent

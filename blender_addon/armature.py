@@ -3,8 +3,8 @@
 The armature object has an identity transform and Z-up data (``convert.C``); its 55 bones carry the
 official SMPL-X joint names and hierarchy, heads at the rest joints, ``use_connect=False``, rolls set
 deterministically, pose bones in ``'QUATERNION'`` mode. The object also holds the face channels as
-custom properties: the 52 ARKit weights (named as ``inference.face.ARKIT_NAMES``, range 0..1) and the
-SMPL-X expression coefficients ``expr_000``.. (for rigs without the SMPL-X mesh).
+custom properties: the ARKit weights (named as ``inference.core.layout.ARKIT_NAMES``, range 0..1) and
+the SMPL-X expression coefficients ``expr_000``.. (for rigs without the SMPL-X mesh).
 
 With a :class:`BodyModel` a child mesh is added: ``v_template + shapedirs·betas`` (the betas are
 baked into the basis, so the mesh matches the shaped rest skeleton), one vertex group per bone from
@@ -20,16 +20,14 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..inference.face import ARKIT_NAMES
-from ..inference.skeleton import DEFAULT_REST, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS
+from ..inference.core.layout import ARKIT_NAMES, NUM_EXPRESSION
+from ..inference.core.skeleton import DEFAULT_REST, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS
 from .convert import C, points_to_blender
 
 #: Custom property on the armature object: the joint order its bones follow.
 JOINT_NAMES_PROP = "smplx_joint_names"
 #: Custom property on the armature object: how many ``expr_###`` properties it has.
 NUM_EXPRESSION_PROP = "smplx_num_expression"
-#: Default number of expression channels (the engine writes E = 10).
-DEFAULT_NUM_EXPRESSION = 10
 
 
 def expression_prop_name(i: int) -> str:
@@ -135,8 +133,8 @@ def _add_float_prop(obj: bpy.types.Object, name: str, soft_min: float, soft_max:
     obj.property_overridable_library_set(f'["{name}"]', True)
 
 
-def add_face_properties(obj: bpy.types.Object, num_expression: int = DEFAULT_NUM_EXPRESSION) -> None:
-    """Add the 52 ARKit weights (0..1) and ``expr_000``.. (soft ±3) custom properties to ``obj``.
+def add_face_properties(obj: bpy.types.Object, num_expression: int = NUM_EXPRESSION) -> None:
+    """Add the ARKit weights (0..1) and ``expr_000``.. (soft ±3) custom properties to ``obj``.
 
     Existing values are reset to 0. All are library-overridable (animatable on linked rigs).
     """
@@ -187,10 +185,11 @@ def build_armature(context: bpy.types.Context, name: str = "SMPLX", rest_joints:
     """Create an SMPL-X armature object (and, with ``model``, its skinned child mesh).
 
     rest_joints: (55, 3) Y-up metres (default ``DEFAULT_REST``; ignored when ``model`` is given, the
-    rest joints are then ``model.rest_joints(betas)``); model: ``inference.body_model.BodyModel`` or
-    None; betas: (b,) shape coefficients baked into the mesh; collection: where to link the objects
-    (default: the context's collection); num_expression: ``expr_###`` properties / ``Exp###`` shape
-    keys to create (default 10, at most the model's). Returns the armature object, left in object mode.
+    rest joints are then ``model.rest_joints(betas)``); model: ``inference.body.body_model.BodyModel``
+    or None; betas: (b,) shape coefficients baked into the mesh; collection: where to link the
+    objects (default: the context's collection); num_expression: ``expr_###`` properties /
+    ``Exp###`` shape keys to create (default: the engine's width ``NUM_EXPRESSION``, at most the
+    model's). Returns the armature object, left in object mode.
     """
     if model is not None:
         rest = model.rest_joints(betas)
@@ -198,7 +197,7 @@ def build_armature(context: bpy.types.Context, name: str = "SMPLX", rest_joints:
         rest = DEFAULT_REST if rest_joints is None else np.asarray(rest_joints, dtype=np.float64)
     if rest.shape != (NUM_JOINTS, 3) or not np.all(np.isfinite(rest)):
         raise ValueError(f"rest_joints has shape {rest.shape} or non-finite values: pass (55, 3) metres, Y up")
-    n_expr = DEFAULT_NUM_EXPRESSION if num_expression is None else int(num_expression)
+    n_expr = NUM_EXPRESSION if num_expression is None else int(num_expression)
     if model is not None:
         n_expr = min(n_expr, model.num_expression)
 
@@ -216,17 +215,6 @@ def build_armature(context: bpy.types.Context, name: str = "SMPLX", rest_joints:
 
 
 # ---------------------------------------------------------------------------- mesh
-def _shaped_vertices(model, betas: np.ndarray | None) -> np.ndarray:
-    """(V, 3) float64 Y-up ``v_template + shapedirs · betas``."""
-    if betas is None:
-        return np.asarray(model.v_template, dtype=np.float64)
-    b = np.asarray(betas, dtype=np.float64).reshape(-1)
-    if b.size > model.num_betas:
-        raise ValueError(f"betas has {b.size} coefficients but the model has {model.num_betas}: "
-                         f"pass at most {model.num_betas}")
-    return model.v_template + model.shapedirs[..., : b.size] @ b
-
-
 def _fill_mesh(mesh: bpy.types.Mesh, verts_z: np.ndarray, faces: np.ndarray) -> None:
     """Bulk-fill an empty mesh. verts_z: (V, 3) Z-up; faces: (F, 3) int vertex ids."""
     faces = np.asarray(faces, dtype=np.int64)
@@ -267,7 +255,7 @@ def _add_vertex_groups(obj: bpy.types.Object, weights: np.ndarray) -> None:
 
 
 def build_mesh(context: bpy.types.Context, armature_obj: bpy.types.Object, model,
-               betas: np.ndarray | None = None, num_expression: int = DEFAULT_NUM_EXPRESSION,
+               betas: np.ndarray | None = None, num_expression: int = NUM_EXPRESSION,
                collection=None) -> bpy.types.Object:
     """Skinned SMPL-X mesh parented to ``armature_obj``: vertices, faces, vertex groups, Armature
     modifier, shape keys ``Basis`` (the template), ``Shape000``.. (one per beta, set to ``betas``:

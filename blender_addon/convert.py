@@ -1,4 +1,4 @@
-"""SMPL-X (Y-up) ↔ Blender armature (Z-up) conversions. Pure numpy, no bpy, no scipy.
+"""SMPL-X (Y-up) ↔ Blender armature (Z-up): what is specific to Blender. Pure numpy, no bpy.
 
 Conventions:
 
@@ -8,10 +8,13 @@ Conventions:
   bone's basis rotation ``B_j^T · (C L_j C^T) · B_j`` where ``B_j`` is the 3×3 of
   ``bone.matrix_local`` (the bone's rest orientation in armature space), for every bone including
   the root. With ``M_j = B_j^T C`` this is a conjugation ``M_j L_j M_j^T``; on a quaternion
-  ``(w, v)`` it is simply ``(w, M_j v)``, which is what :func:`bone_basis_quats` computes.
+  ``(v, w)`` it is simply ``(M_j v, w)``, which is what :func:`bone_basis_quats` computes.
 * The root bone's ``location`` (bone-local) is ``B_0^T · C · (pelvis_world − armature_pelvis)``
   with ``pelvis_world = trans + rest_pelvis`` (SMPL convention).
-* Quaternions are ``(w, x, y, z)`` (Blender's order).
+* Quaternions are ``(x, y, z, w)`` as everywhere in the engine; the rotation maths is
+  ``inference.core.rotations``. Blender's own API is w-first (``pose_bone.rotation_quaternion``,
+  F-curve index 0 = w): :func:`to_blender_wxyz` / :func:`from_blender_wxyz` convert where values
+  are handed to or read from bpy, and nowhere else.
 """
 from __future__ import annotations
 
@@ -20,7 +23,18 @@ import numpy as np
 #: (3, 3) float64 Y-up → Z-up point map: (x, y, z) → (x, -z, y).
 C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
-_EPS = 1e-12
+
+# ------------------------------------------------------------------------------ the bpy boundary
+def to_blender_wxyz(q: np.ndarray) -> np.ndarray:
+    """Engine quaternions → Blender's component order. (..., 4) x, y, z, w → (..., 4) w, x, y, z."""
+    q = np.asarray(q)
+    return np.concatenate([q[..., 3:], q[..., :3]], axis=-1)
+
+
+def from_blender_wxyz(q: np.ndarray) -> np.ndarray:
+    """Blender's quaternions → the engine's order. (..., 4) w, x, y, z → (..., 4) x, y, z, w."""
+    q = np.asarray(q)
+    return np.concatenate([q[..., 1:], q[..., :1]], axis=-1)
 
 
 # ------------------------------------------------------------------------------ points
@@ -36,104 +50,6 @@ def points_from_blender(p: np.ndarray) -> np.ndarray:
     return np.stack([p[..., 0], p[..., 2], -p[..., 1]], axis=-1)
 
 
-# ------------------------------------------------------------------------------ quaternion basics
-def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product ``a ⊗ b``. (..., 4) wxyz, (..., 4) wxyz (broadcast) → (..., 4)."""
-    aw, ax, ay, az = np.moveaxis(np.asarray(a, dtype=np.float64), -1, 0)
-    bw, bx, by, bz = np.moveaxis(np.asarray(b, dtype=np.float64), -1, 0)
-    return np.stack([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ], axis=-1)
-
-
-def quat_normalize(q: np.ndarray) -> np.ndarray:
-    """Unit quaternions. (..., 4) → (..., 4) float64; a zero quaternion becomes the identity."""
-    q = np.asarray(q, dtype=np.float64)
-    n = np.linalg.norm(q, axis=-1, keepdims=True)
-    ident = np.zeros_like(q)
-    ident[..., 0] = 1.0
-    return np.where(n > _EPS, q / np.maximum(n, _EPS), ident)
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """Rotation matrices of (not necessarily unit) quaternions. (..., 4) wxyz → (..., 3, 3)."""
-    w, x, y, z = np.moveaxis(quat_normalize(q), -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], axis=-2)
-
-
-def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """Unit quaternions (w ≥ 0) of rotation matrices. (..., 3, 3) → (..., 4) wxyz.
-
-    Shepperd's method: each matrix uses the best-conditioned of the four formulas, so the result is
-    accurate for every angle including π.
-    """
-    m = np.asarray(m, dtype=np.float64)
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    trace = m00 + m11 + m22
-    cands = np.stack([
-        np.stack([1 + trace, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
-                  m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m00 - m11 - m22, m[..., 0, 1] + m[..., 1, 0],
-                  m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 - m00 + m11 - m22,
-                  m[..., 1, 2] + m[..., 2, 1]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
-                  1 - m00 - m11 + m22], -1),
-    ], axis=-2)                                                                  # (..., 4, 4)
-    pick = np.argmax(np.stack([trace, m00, m11, m22], -1), axis=-1)              # (...,)
-    q = np.take_along_axis(cands, pick[..., None, None], axis=-2)[..., 0, :]
-    q = quat_normalize(q)
-    return np.where(q[..., :1] < 0.0, -q, q)
-
-
-# ------------------------------------------------------------------------------ axis-angle
-def axis_angle_to_quats(aa: np.ndarray) -> np.ndarray:
-    """Axis-angle vectors → unit quaternions (Rodrigues, half-angle form).
-
-    aa: (..., 3) axis × angle (radians) → (..., 4) wxyz float64. Exact at 0 (``sin(θ/2)/θ`` is
-    evaluated with ``np.sinc``) and well-conditioned up to and beyond π.
-    """
-    aa = np.asarray(aa, dtype=np.float64)
-    theta = np.linalg.norm(aa, axis=-1, keepdims=True)
-    scale = 0.5 * np.sinc(theta / (2.0 * np.pi))        # sin(θ/2) / θ
-    return np.concatenate([np.cos(0.5 * theta), aa * scale], axis=-1)
-
-
-def quats_to_axis_angle(q: np.ndarray) -> np.ndarray:
-    """Unit quaternions → axis-angle with angle in [0, π]. (..., 4) wxyz → (..., 3) float64.
-
-    Uses ``θ = 2·atan2(|v|, w)`` on the w ≥ 0 hemisphere: accurate near 0 (``θ/|v| → 2/w``) and
-    near π (``w → 0``).
-    """
-    q = quat_normalize(q)
-    q = np.where(q[..., :1] < 0.0, -q, q)
-    w, v = q[..., :1], q[..., 1:]
-    s = np.linalg.norm(v, axis=-1, keepdims=True)
-    theta = 2.0 * np.arctan2(s, w)
-    small = s < 1e-8
-    factor = np.where(small, 2.0 / np.maximum(w, _EPS), theta / np.where(small, 1.0, s))
-    return v * factor
-
-
-def poses_to_quats(poses: np.ndarray) -> np.ndarray:
-    """SMPL-X axis-angle poses → local quaternions. poses: (T, 3J) (J = 55: (T, 165)) → (T, J, 4)."""
-    poses = np.asarray(poses, dtype=np.float64)
-    return axis_angle_to_quats(poses.reshape(poses.shape[0], -1, 3))
-
-
-def quats_to_poses(quats: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`poses_to_quats`. (T, J, 4) wxyz → (T, 3J) float64 axis-angle."""
-    quats = np.asarray(quats)
-    return quats_to_axis_angle(quats).reshape(quats.shape[0], -1)
-
-
 # ------------------------------------------------------------------------------ bone bases
 def _bone_maps(bone_rest: np.ndarray) -> np.ndarray:
     """``M_j = B_j^T C``. bone_rest: (J, 3, 3) → (J, 3, 3) float64."""
@@ -143,26 +59,24 @@ def _bone_maps(bone_rest: np.ndarray) -> np.ndarray:
 def bone_basis_quats(local_rot_quat: np.ndarray, bone_rest: np.ndarray) -> np.ndarray:
     """SMPL-X local rotations → pose-bone basis rotations ``B^T C L C^T B``.
 
-    local_rot_quat: (T, J, 4) wxyz Y-up local rotations (joint 0 in the world); bone_rest:
+    local_rot_quat: (T, J, 4) x, y, z, w Y-up local rotations (joint 0 in the world); bone_rest:
     (J, 3, 3) rest orientation of each bone in armature space (``bone.matrix_local.to_3x3()``).
-    Returns (T, J, 4) float64 wxyz. The sign of each quaternion is kept (w is unchanged).
+    Returns (T, J, 4) float64 x, y, z, w. The sign of each quaternion is kept (w is unchanged).
     """
     q = np.asarray(local_rot_quat, dtype=np.float64)
-    m = _bone_maps(bone_rest)
-    v = np.einsum("jab,tjb->tja", m, q[..., 1:])
-    return np.concatenate([q[..., :1], v], axis=-1)
+    v = np.einsum("jab,tjb->tja", _bone_maps(bone_rest), q[..., :3])
+    return np.concatenate([v, q[..., 3:]], axis=-1)
 
 
 def blender_to_local_quats(basis_quat: np.ndarray, bone_rest: np.ndarray) -> np.ndarray:
     """Inverse of :func:`bone_basis_quats`: ``L = C^T B Q B^T C``.
 
-    basis_quat: (T, J, 4) wxyz pose-bone basis rotations; bone_rest: (J, 3, 3).
-    Returns (T, J, 4) float64 wxyz Y-up local rotations.
+    basis_quat: (T, J, 4) x, y, z, w pose-bone basis rotations; bone_rest: (J, 3, 3).
+    Returns (T, J, 4) float64 x, y, z, w Y-up local rotations.
     """
     q = np.asarray(basis_quat, dtype=np.float64)
-    m = _bone_maps(bone_rest)
-    v = np.einsum("jba,tjb->tja", m, q[..., 1:])
-    return np.concatenate([q[..., :1], v], axis=-1)
+    v = np.einsum("jba,tjb->tja", _bone_maps(bone_rest), q[..., :3])
+    return np.concatenate([v, q[..., 3:]], axis=-1)
 
 
 def root_locations(trans: np.ndarray, rest_pelvis: np.ndarray, bone_rest0: np.ndarray,
@@ -195,8 +109,9 @@ def continuous_quats(q: np.ndarray, previous: np.ndarray | None = None) -> np.nd
     """Flip quaternion signs so that consecutive frames have a non-negative dot product.
 
     q: (T, J, 4); previous: optional (J, 4) quaternion of the frame before ``q[0]`` (to continue a
-    chunk written earlier). Returns (T, J, 4) float64, each ``q[t, j]`` or ``-q[t, j]``. Vectorised:
-    the sign of frame t is the running product of the signs of the consecutive dot products.
+    chunk written earlier), in the same component order. Returns (T, J, 4) float64, each
+    ``q[t, j]`` or ``-q[t, j]``. Vectorised: the sign of frame t is the running product of the
+    signs of the consecutive dot products.
     """
     q = np.asarray(q, dtype=np.float64)
     if q.shape[0] == 0:

@@ -1,9 +1,11 @@
 """Drive an SMPL-X armature: pose it live (:func:`apply_pose`) and write keyframes in bulk
 (:func:`write_keys`), plus :func:`read_keys` to evaluate written keys back into SMPL-X terms.
 
-Inputs are in engine terms (SMPL-X, Y up): local joint quaternions ``(w, x, y, z)``, the SMPL
+Inputs are in engine terms (SMPL-X, Y up): local joint quaternions ``(x, y, z, w)``, the SMPL
 translation and the motion's rest pelvis (``pelvis_world = trans + rest_pelvis``). The conversion to
-bone space is :mod:`.convert` with each bone's rest basis read from ``bone.matrix_local``.
+bone space is :mod:`.convert` with each bone's rest basis read from ``bone.matrix_local``; quaternions
+are put into Blender's w-first order (``convert.to_blender_wxyz``) only where they are handed to bpy,
+and taken back out of it (``convert.from_blender_wxyz``) where they are read from bpy.
 
 Bulk keys use ``keyframe_points.add`` + ``foreach_set`` per F-curve (never ``keyframe_insert``). The
 F-curves come from the action's channelbag for the ID's slot (layered actions, Blender 4.4+/5.x) or
@@ -19,11 +21,12 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..inference.face import ARKIT_NAMES
-from ..inference.skeleton import JOINT_NAMES, NUM_JOINTS
+from ..inference.core import rotations as rot
+from ..inference.core.layout import ARKIT_NAMES, NUM_ARKIT
+from ..inference.core.skeleton import JOINT_NAMES, NUM_JOINTS
 from .armature import expression_key_name, expression_prop_name
-from .convert import (blender_to_local_quats, bone_basis_quats, continuous_quats, matrix_to_quat,
-                      points_from_blender, quat_to_matrix, root_locations, trans_from_root_locations)
+from .convert import (blender_to_local_quats, bone_basis_quats, continuous_quats, from_blender_wxyz,
+                      points_from_blender, root_locations, to_blender_wxyz, trans_from_root_locations)
 
 ROOT_BONE = JOINT_NAMES[0]
 ARKIT_GROUP = "ARKit"
@@ -91,7 +94,7 @@ def rig_info(obj: bpy.types.Object) -> RigInfo:
                        "rebuild it with the add-on's 'Create SMPL-X armature'")
     rows = np.array([bone_index[n] for n in JOINT_NAMES])
     rest3 = mats[rows, :3, :3].astype(np.float64)
-    rest3 = quat_to_matrix(matrix_to_quat(rest3))                     # exactly orthonormal
+    rest3 = rot.quat_to_matrix(rot.to_quat(rest3))                    # exactly orthonormal
     info = RigInfo(signature=signature, bone_rest=rest3,
                    armature_pelvis=points_from_blender(mats[rows[0], :3, 3].astype(np.float64)),
                    pose_index=np.array([pose_index[n] for n in JOINT_NAMES], dtype=np.int64),
@@ -106,9 +109,9 @@ def apply_pose(obj: bpy.types.Object, quats: np.ndarray, trans: np.ndarray, rest
                mesh_obj: bpy.types.Object | None = None) -> None:
     """Pose the armature now (live link, called every tick).
 
-    quats: (55, 4) wxyz SMPL-X local rotations (Y up); trans: (3,) SMPL translation; rest_pelvis:
-    (3,) Y-up rest pelvis of the motion; expression: (E,) coefficients → ``expr_###`` properties
-    (and ``Exp###`` shape keys of ``mesh_obj``); arkit: (52,) weights → the ARKit properties.
+    quats: (55, 4) x, y, z, w SMPL-X local rotations (Y up); trans: (3,) SMPL translation;
+    rest_pelvis: (3,) Y-up rest pelvis of the motion; expression: (E,) coefficients → ``expr_###``
+    properties (and ``Exp###`` shape keys of ``mesh_obj``); arkit: (52,) weights → the ARKit properties.
     """
     info = rig_info(obj)
     basis = bone_basis_quats(np.asarray(quats, dtype=np.float64)[None], info.bone_rest)[0]
@@ -119,7 +122,7 @@ def apply_pose(obj: bpy.types.Object, quats: np.ndarray, trans: np.ndarray, rest
         flat = np.empty(info.num_pose_bones * 4, dtype=np.float32)
         pbones.foreach_get("rotation_quaternion", flat)
         flat = flat.reshape(-1, 4)
-    flat[info.pose_index] = basis
+    flat[info.pose_index] = to_blender_wxyz(basis)
     pbones.foreach_set("rotation_quaternion", flat.ravel())
     pbones[ROOT_BONE].location = root_locations(trans, rest_pelvis, info.bone_rest[0], info.armature_pelvis)
     if arkit is not None:
@@ -311,13 +314,14 @@ def _value_before(fc: bpy.types.FCurve, frame: float) -> float | None:
 
 
 def _previous_quats(rot_curves: list[list[bpy.types.FCurve]], frame: float) -> np.ndarray:
-    """(55, 4) keyed basis quaternion of each bone just before ``frame``; zeros where none."""
+    """(55, 4) x, y, z, w keyed basis quaternion of each bone just before ``frame``; zeros where
+    none. ``rot_curves``: each bone's 4 ``rotation_quaternion`` curves in Blender's order (w first)."""
     prev = np.zeros((len(rot_curves), 4))
     for j, fcs in enumerate(rot_curves):                     # 55 bones × 4 curves
         vals = [_value_before(fc, frame) for fc in fcs]
         if all(v is not None for v in vals):
             prev[j] = vals
-    return prev
+    return from_blender_wxyz(prev)
 
 
 # ---------------------------------------------------------------------------- bulk keys
@@ -338,10 +342,10 @@ def _check_inputs(frames, quats, trans, expression, arkit):
     trans = np.asarray(trans, dtype=np.float64)
     if quats.shape != (t, NUM_JOINTS, 4) or trans.shape != (t, 3):
         raise ValueError(f"quats {quats.shape} / trans {trans.shape} do not match {t} frames: "
-                         f"pass ({t}, 55, 4) wxyz and ({t}, 3)")
+                         f"pass ({t}, 55, 4) x, y, z, w and ({t}, 3)")
     if t and np.any(np.diff(frames) <= 0):
         raise ValueError("frames must increase strictly: pass one frame per captured sample, in time order")
-    for name, arr, width in (("expression", expression, None), ("arkit", arkit, len(ARKIT_NAMES))):
+    for name, arr, width in (("expression", expression, None), ("arkit", arkit, NUM_ARKIT)):
         if arr is not None and (np.ndim(arr) != 2 or np.shape(arr)[0] != t
                                 or (width is not None and np.shape(arr)[1] != width)):
             raise ValueError(f"{name} has shape {np.shape(arr)}: pass ({t}, {width or 'E'}) or None")
@@ -355,7 +359,7 @@ def write_keys(obj: bpy.types.Object, frames: np.ndarray, quats: np.ndarray, tra
     """Bulk-write keyframes for a clip (or one chunk of it) and return the armature's action.
 
     frames: (T,) float64 strictly increasing scene frames (``convert.times_to_frames``); quats:
-    (T, 55, 4) wxyz SMPL-X local rotations, Y up; trans: (T, 3); rest_pelvis: (3,) Y-up;
+    (T, 55, 4) x, y, z, w SMPL-X local rotations, Y up; trans: (T, 3); rest_pelvis: (3,) Y-up;
     expression: (T, E) → ``["expr_###"]`` on the object and, with ``mesh_obj``, the ``Exp###`` shape
     key values (the shape-key datablock's own action); arkit: (T, 52) → the ARKit properties.
     replace_range: existing keys inside [frames[0], frames[-1]] are replaced (False: only keys at
@@ -374,6 +378,7 @@ def write_keys(obj: bpy.types.Object, frames: np.ndarray, quats: np.ndarray, tra
                    for k in range(4)] for n in JOINT_NAMES]
     basis = bone_basis_quats(quats, info.bone_rest)                            # (T, 55, 4)
     basis = continuous_quats(basis, previous=_previous_quats(rot_curves, frames[0]))
+    basis = to_blender_wxyz(basis)                                             # F-curve index 0 = w
 
     channels = [_Channel(f'pose.bones["{n}"].rotation_quaternion', k, n, basis[:, j, k])
                 for j, n in enumerate(JOINT_NAMES) for k in range(4)]
@@ -434,7 +439,7 @@ def read_keys(obj: bpy.types.Object, frames: np.ndarray | None = None, rest_pelv
 
     frames: (T,) frames to evaluate (default: the key frames of the root's W curve); rest_pelvis:
     (3,) Y-up rest pelvis of the motion for ``trans`` (default: the armature's). Returns a dict:
-    ``frames`` (T,), ``quats`` (T, 55, 4) wxyz Y-up local rotations (as keyed, not renormalised),
+    ``frames`` (T,), ``quats`` (T, 55, 4) x, y, z, w Y-up local rotations (as keyed, not renormalised),
     ``trans`` (T, 3), ``arkit`` (T, 52) (NaN where not keyed), ``expression`` (T, E) for the keyed
     ``expr_###``, and with ``mesh_obj`` ``shape_keys`` (T, E) of the ``Exp###`` values.
     """
@@ -446,7 +451,8 @@ def read_keys(obj: bpy.types.Object, frames: np.ndarray | None = None, rest_pelv
         frames = _read_points(root_w)[0][:, 0] if root_w is not None else np.zeros(0)
     frames = np.asarray(frames, dtype=np.float64).reshape(-1)
     basis = np.stack([np.stack([_evaluate(curves.get((rot_path.format(n), k)), frames) for k in range(4)], -1)
-                      for n in JOINT_NAMES], axis=1)                              # (T, 55, 4)
+                      for n in JOINT_NAMES], axis=1)                              # (T, 55, 4) w first
+    basis = from_blender_wxyz(basis)
     loc = np.stack([_evaluate(curves.get((f'pose.bones["{ROOT_BONE}"].location', k)), frames)
                     for k in range(3)], -1)
     pelvis = info.armature_pelvis if rest_pelvis is None else np.asarray(rest_pelvis, dtype=np.float64)

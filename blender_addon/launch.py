@@ -83,7 +83,7 @@ def target_armature(context, props) -> bpy.types.Object:
     model = None
     path = model_path()
     if path:
-        from ..inference.body_model import load_smplx
+        from ..inference.body.body_model import load_smplx
         model = load_smplx(path, load_posedirs=False)
     obj = armature.build_armature(context, name="SMPLX", model=model)
     props.target = obj

@@ -5,8 +5,12 @@ timers do not fire while it blocks) calls it in its own loop. Live mode poses th
 newest complete frame; while recording, and during a bake, every frame is consumed in order and
 written as keyframes in bulk chunks, so a worker that dies mid-way leaves every key received so far.
 
-A bake ends with the worker's batch solve (the same file ``python -m inference capture`` writes):
-its keys replace the preview keys of the streamed pass, so the action equals the engine's npz.
+A bake ends with the worker's batch solve (the same file ``python -m inference capture`` writes,
+read with :meth:`Motion.from_npz`): its keys replace the preview keys of the streamed pass, so the
+action equals the engine's npz.
+
+:func:`stop_all` ends the live link; the registration module calls it before
+``session.shutdown()`` (the session module does not import this one).
 """
 from __future__ import annotations
 
@@ -17,8 +21,13 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..inference.core import rotations as rot
+from ..inference.core.errors import InputError
+from ..inference.core.layout import PART_BODY
+from ..inference.pipeline.motion import Motion
+from . import keys
 from . import session as sess_mod
-from .convert import C as Y_TO_Z, times_to_frames
+from .convert import points_from_blender, times_to_frames
 
 #: Received frames are written as keys at least this often (seconds) while recording or baking.
 FLUSH_INTERVAL_S = 0.5
@@ -27,7 +36,7 @@ TICK_S = 1.0 / 60.0
 
 def rest_pelvis(obj: bpy.types.Object) -> np.ndarray:
     """(3,) the armature's rest pelvis in SMPL-X Y-up metres (its data is Z-up)."""
-    return Y_TO_Z.T @ np.asarray(obj.data.bones["pelvis"].head_local, np.float64)
+    return points_from_blender(obj.data.bones["pelvis"].head_local)
 
 
 @dataclass
@@ -43,7 +52,7 @@ class Recorder:
     last_flush: float = field(default_factory=time.monotonic)
     mesh_name: str = ""
     rest_pelvis: np.ndarray | None = None    # (3,) Y-up pelvis the records' trans refers to
-    body_column: int = field(default_factory=lambda: sess_mod.part_valid_column(0))
+    body_column: int = field(default_factory=lambda: sess_mod.part_valid_column(PART_BODY))
 
     def add(self, times: np.ndarray, records: np.ndarray, rest_pelvis: np.ndarray | None = None) -> None:
         if rest_pelvis is not None:
@@ -58,7 +67,6 @@ class Recorder:
         """Key the pending frames (bulk). Returns how many frames were keyed."""
         if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_INTERVAL_S):
             return 0
-        from . import keys
         obj = bpy.data.objects.get(self.obj_name)
         records, times = np.concatenate(self.pending), np.concatenate(self.pending_times)
         self.pending, self.pending_times, self.last_flush = [], [], time.monotonic()
@@ -133,7 +141,6 @@ def tick(scene: bpy.types.Scene | None = None) -> dict:
         rec = lv.session.read_latest()
         latest = rec.record if rec is not None else None
     if latest is not None and obj is not None:
-        from . import keys
         a = sess_mod.records_to_arrays(latest[None])
         keys.apply_pose(obj, a["quat"][0], a["trans"][0], lv.session.rest_pelvis(), a["expression"][0],
                         a["arkit"][0])
@@ -218,7 +225,8 @@ def stop_live(scene: bpy.types.Scene | None = None) -> int:
 
 
 def stop_all() -> None:
-    """Used by shutdown: end the live link; a bake's session is ended by :func:`session.end_active`."""
+    """Shutdown (unregister, file load): end the live link, keeping what was recorded; never raises.
+    The worker itself is stopped by ``session.shutdown()``, which the caller runs next."""
     try:
         stop_live()
     except Exception:  # noqa: BLE001
@@ -237,7 +245,10 @@ def start_bake(session: sess_mod.WorkerSession, obj: bpy.types.Object, scene: bp
 
 
 def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
-    """Move received frames into keys. Returns 'running', 'done', 'failed' or 'cancelled'."""
+    """Move received frames into keys. Returns 'running', 'done', 'failed' or 'cancelled'.
+
+    A final file that cannot be read fails the bake with its one-line :class:`InputError` as the
+    status's error (the streamed keys stay)."""
     st = job.session.poll()
     _, times, records = job.session.read_new()
     job.recorder.add(times, records, job.session.rest_pelvis())
@@ -256,33 +267,29 @@ def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
     if final.state != "done":
         return "failed"
     if Path(job.out_npz).is_file():
-        apply_motion_file(job.out_npz, bpy.data.objects[job.recorder.obj_name], scene,
-                          mesh_name=job.recorder.mesh_name)
+        try:
+            apply_motion_file(job.out_npz, bpy.data.objects[job.recorder.obj_name], scene,
+                              mesh_name=job.recorder.mesh_name)
+        except InputError as exc:
+            final.state, final.last_error = "failed", str(exc)
+            return "failed"
     return "done"
-
-
-def load_motion(path: str) -> dict[str, np.ndarray]:
-    """The arrays of an engine npz the add-on needs (``allow_pickle=False``)."""
-    with np.load(path, allow_pickle=False) as d:
-        keys = ("poses", "trans", "expression", "arkit", "frame_times", "valid", "rest_joints")
-        return {k: d[k] for k in keys}
 
 
 def apply_motion_file(path: str, obj: bpy.types.Object, scene: bpy.types.Scene, mesh_name: str = "",
                       frame_start: float | None = None) -> int:
-    """Key an engine npz onto ``obj`` (frames with a person only). Returns the number of keyed frames."""
-    from . import keys
-    from .convert import axis_angle_to_quats
-    m = load_motion(path)
-    keep = m["valid"].astype(bool)
+    """Key an engine npz onto ``obj`` (frames with a person only). Returns the number of keyed
+    frames; raises :class:`InputError` when ``path`` is not a capture file."""
+    m = Motion.from_npz(path)
+    keep = np.asarray(m.valid, bool)
     if not keep.any():
         return 0
     T = int(keep.sum())
-    quats = axis_angle_to_quats(m["poses"][keep].reshape(T, -1, 3))
+    quats = rot.quat_exp(np.asarray(m.poses[keep], np.float64).reshape(T, -1, 3))    # (T, 55, 4) x, y, z, w
     start = float(scene.frame_start if frame_start is None else frame_start)
-    frames = times_to_frames(m["frame_times"][keep], scene.render.fps, scene.render.fps_base, start)
+    frames = times_to_frames(m.frame_times[keep], scene.render.fps, scene.render.fps_base, start)
     mesh = bpy.data.objects.get(mesh_name) if mesh_name else None
-    keys.write_keys(obj, frames, quats, m["trans"][keep], m["rest_joints"][0], m["expression"][keep],
-                    m["arkit"][keep], mesh_obj=mesh)
+    keys.write_keys(obj, frames, quats, m.trans[keep], m.rest_joints[0], m.expression[keep],
+                    m.arkit[keep], mesh_obj=mesh)
     obj["smplx_mocap_motion"] = str(path)
     return T

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..inference.errors import MocapError
+from ..inference.core.errors import MocapError
 
 EXTENSION_ROOT = Path(__file__).resolve().parents[1]
 ADDON_PACKAGE = __package__.rpartition(".")[0] or __package__
@@ -218,7 +218,7 @@ def setup_steps(base_python: str, paths: RuntimePaths, requirements: Path = REQU
 _WARM_UP = """import sys
 sys.path.insert(0, %r)
 try:
-    from inference.live_kernel import warm_up
+    from inference.body.solve_numba import warm_up
 except ImportError as exc:
     sys.exit(print("live solver: numpy (%%s)" %% exc))
 print("live solver: compiled" if warm_up() else "live solver: numpy (numba is not installed)")

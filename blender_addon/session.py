@@ -4,10 +4,10 @@ Blender creates the shared-memory ring (and is the only side that unlinks it), s
 from an argument list (no shell) in the engine's own Python, and polls both every tick. Nothing
 here touches bpy data: :mod:`.pump` turns what is read into pose bones and keyframes.
 
-Lifecycle rules (issue 3): the child exits when its stdin closes, so a Blender that dies takes the
-worker with it; a segment left by a crash is listed in ``segments.txt`` in the extension's user
-folder and removed at the next start; ``shutdown()`` (unregister, file load, quit) stops the child
-and unlinks the memory.
+Lifecycle: the child exits when its stdin closes, so a Blender that dies takes the worker with it;
+a segment left by a crash is listed in ``segments.txt`` in the extension's user folder and removed at
+the next start; ``shutdown()`` (unregister, file load, quit) stops the child and unlinks the memory.
+This module does not know about the pump: the registration module stops the live link first.
 """
 from __future__ import annotations
 
@@ -15,21 +15,22 @@ import atexit
 import os
 import subprocess
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..inference import stream
-from ..inference.skeleton import DEFAULT_REST
+from ..inference.core.layout import NUM_EXPRESSION
+from ..inference.core.skeleton import DEFAULT_REST
+from ..inference.stream.record import FrameLayout
+from ..inference.stream.registry import forget, remember, remove_stale
+from ..inference.stream.ring import Ring
 
 #: Folder that holds ``inference/`` (the installed extension, or the repository).
 EXTENSION_ROOT = Path(__file__).resolve().parents[1]
 #: A worker whose heartbeat is older than this is reported as stalled.
 HEARTBEAT_TIMEOUT_S = 5.0
 RING_SLOTS = {"live": 8, "bake": 256, "resolve": 8}
-NUM_EXPRESSION = 10
 
 
 class SessionError(RuntimeError):
@@ -62,7 +63,7 @@ class Status:
 
 @dataclass
 class WorkerOptions:
-    """What the worker is asked to do (mirrors ``python -m inference.worker``'s arguments)."""
+    """What the worker is asked to do (mirrors ``python -m inference.app.worker``'s arguments)."""
 
     mode: str                         # live, bake, resolve
     source: str = ""
@@ -77,8 +78,8 @@ class WorkerOptions:
     device: str = "auto"
     max_frames: int = 0
 
-    def argv(self, ring: "stream.Ring") -> list[str]:
-        a = ["-m", "inference.worker", "--ring", str(ring.path), "--token", ring.token_hex,
+    def argv(self, ring: Ring) -> list[str]:
+        a = ["-m", "inference.app.worker", "--ring", str(ring.path), "--token", ring.token_hex,
              "--mode", self.mode, "--smoothing", repr(float(self.smoothing)), "--fov", repr(float(self.fov)),
              "--device", self.device.lower()]
         if self.source:
@@ -102,7 +103,7 @@ class WorkerSession:
     """A running worker + its ring. Create with :func:`start`; always end with :meth:`stop`."""
 
     options: WorkerOptions
-    ring: "stream.Ring"
+    ring: Ring
     process: subprocess.Popen
     log_path: Path
     registry: Path
@@ -217,7 +218,7 @@ class WorkerSession:
             self.ring.close()
         finally:
             self.ring.unlink()
-            stream.forget(self.ring.path, self.registry)
+            forget(self.ring.path, self.registry)
         if self.status.state in ("running", "starting"):
             self.status.state = "stopped"
 
@@ -230,10 +231,9 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
     user = Path(user_dir)
     user.mkdir(parents=True, exist_ok=True)
     registry = user / "segments.txt"
-    stream.remove_stale(registry)
-    layout = _layout(NUM_EXPRESSION)
-    ring = stream.Ring.create(RING_SLOTS.get(options.mode, 8), layout)
-    stream.remember(ring.path, registry)
+    remove_stale(registry)
+    ring = Ring.create(RING_SLOTS.get(options.mode, 8), _layout())
+    remember(ring.path, registry)
     log_path = user / "worker.log"
     env = dict(os.environ)
     env["PYTHONPATH"] = str(EXTENSION_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -251,7 +251,7 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
     except OSError as exc:
         ring.close()
         ring.unlink()
-        stream.forget(ring.path, registry)
+        forget(ring.path, registry)
         raise SessionError(f"could not start the worker with '{python}': {exc.strerror or exc}") from None
     sess = WorkerSession(options=options, ring=ring, process=proc, log_path=log_path, registry=registry)
     sess.status.state = "starting"
@@ -263,7 +263,6 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
 # ---------------------------------------------------------------------------------------------
 _ACTIVE: WorkerSession | None = None
 _LAST_STATUS = Status()
-_ERRORS: deque[str] = deque(maxlen=20)
 
 
 def active() -> WorkerSession | None:
@@ -287,18 +286,15 @@ def end_active() -> Status:
     if sess is not None:
         sess.stop()
         _LAST_STATUS = sess.status
-        if sess.status.last_error:
-            _ERRORS.append(sess.status.last_error)
     return _LAST_STATUS
 
 
 def shutdown() -> None:
-    """Unregister / file load / quit: stop the worker and unlink the memory; never raises."""
-    try:
-        from . import pump
-        pump.stop_all()
-    except Exception:  # noqa: BLE001 - shutdown must not fail half-way
-        pass
+    """Unregister / file load / quit: stop the worker and unlink the memory; never raises.
+
+    The caller ends the pump's live link first (``blender_addon.shutdown_session``); at interpreter
+    exit only this runs, which is enough: the worker and the memory belong to the session.
+    """
     global _LAST_STATUS
     try:
         end_active()
@@ -312,22 +308,23 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-_LAYOUTS: dict[int, "stream.FrameLayout"] = {}
+_LAYOUTS: dict[int, FrameLayout] = {}
 
 
-def _layout(num_expression: int) -> "stream.FrameLayout":
+def _layout(num_expression: int = NUM_EXPRESSION) -> FrameLayout:
     layout = _LAYOUTS.get(num_expression)
     if layout is None:
-        layout = _LAYOUTS[num_expression] = stream.FrameLayout(num_expression=num_expression)
+        layout = _LAYOUTS[num_expression] = FrameLayout(num_expression=num_expression)
     return layout
 
 
 def records_to_arrays(records: np.ndarray, num_expression: int = NUM_EXPRESSION) -> dict[str, np.ndarray]:
-    """(N, R) float32 ring records → quat (N, 55, 4), trans (N, 3), expression, arkit, part_valid."""
+    """(N, R) float32 ring records → quat (N, 55, 4) x, y, z, w, trans (N, 3), expression, arkit,
+    part_valid."""
     return _layout(num_expression).unpack_many(records)
 
 
 def part_valid_column(part: int, num_expression: int = NUM_EXPRESSION) -> int:
-    """Column of a ring record holding ``part_valid[part]`` (0 body, 1 left hand, 2 right hand, 3 face)."""
+    """Column of a ring record holding ``part_valid[part]`` (``part``: ``layout.PART_BODY`` …)."""
     sl = _layout(num_expression).slices["part_valid"]
     return sl.start + part

@@ -1,6 +1,6 @@
-"""``python -m inference`` → :func:`inference.cli.main`."""
+"""``python -m inference`` → :func:`inference.app.cli.main`."""
 import sys
 
-from .cli import main
+from .app.cli import main
 
 sys.exit(main())

@@ -1,5 +1,5 @@
-"""Thin bpy operators. Every module here is registered in name order: it exposes ``CLASSES`` (a tuple
-of operator classes) or ``register()`` / ``unregister()`` functions.
+"""Thin bpy operators. The modules of :data:`MODULES` are registered in that order and unregistered in
+reverse; each exposes ``CLASSES`` (a tuple of operator classes) or ``register()`` / ``unregister()``.
 
 A module that fails to import or register is reported (console and :data:`LOAD_ERRORS`, shown by the
 panel) and skipped, so the rest of the add-on, including the runtime setup, stays usable.
@@ -7,18 +7,16 @@ panel) and skipped, so the rest of the add-on, including the runtime setup, stay
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import traceback
 from types import ModuleType
 
 from ..blender_addon.classes import register_classes, unregister_classes
 
-LOAD_ERRORS: dict[str, str] = {}  # module name -> one-line error
+#: The operator modules, relative to this package, in registration order (unregistered in reverse).
+MODULES = (".bake", ".live", ".runtime")
+
+LOAD_ERRORS: dict[str, str] = {}  # module name ("bake") -> one-line error
 _registered: list[ModuleType] = []
-
-
-def module_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def _register_module(mod: ModuleType) -> None:
@@ -37,12 +35,12 @@ def _unregister_module(mod: ModuleType) -> None:
 
 def register() -> None:
     LOAD_ERRORS.clear()
-    for name in module_names():
+    for name in MODULES:
         try:
-            mod = importlib.import_module(f".{name}", __package__)
+            mod = importlib.import_module(name, __package__)
             _register_module(mod)
         except Exception as exc:  # noqa: BLE001 - one broken operator module must not block the rest
-            LOAD_ERRORS[name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            LOAD_ERRORS[name.lstrip(".")] = f"{type(exc).__name__}: {exc}".splitlines()[0]
             traceback.print_exc()
             continue
         _registered.append(mod)

@@ -4,7 +4,7 @@
 Per-stage ms/frame of the streaming path (decode, detect, then ``LivePipeline.step``'s own stage
 timings: solve, face, filter), pipeline FPS vs detector-alone FPS measured in the same run, and RSS
 growth over a looped stream. ``live_solver`` says whether the lifting passes ran compiled
-(``inference/live_kernel.py``, numba) or through numpy; the same loop is also run through the
+(``inference/body/solve_numba.py``, numba) or through numpy; the same loop is also run through the
 numpy solver for comparison (``numpy_solver_solve_plus_filter_ms``).
     .venv/bin/python scripts/bench.py [--clip PATH] [--seconds 60]
 """
@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from inference import live_kernel  # noqa: E402
-from inference.detect import MediaPipeHolisticDetector, detect  # noqa: E402
-from inference.pipeline import DEFAULT_FOV_DEG, LivePipeline  # noqa: E402
-from inference.records import Camera  # noqa: E402
-from inference.sources import open_source  # noqa: E402
+from inference.body import solve_numba  # noqa: E402
+from inference.core.records import DEFAULT_FOV_DEG, Camera  # noqa: E402
+from inference.detect.base import detect  # noqa: E402
+from inference.detect.mediapipe_holistic import MediaPipeHolisticDetector  # noqa: E402
+from inference.pipeline.live import LivePipeline  # noqa: E402
+from inference.sources.open import open_source  # noqa: E402
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "Megamind.avi"
 
@@ -84,7 +85,7 @@ def main() -> None:
 
     detector_fps, _ = run(full=False)
     pipeline_fps, per = run(full=True)
-    solver = "compiled" if live_kernel.AVAILABLE else "numpy"
+    solver = "compiled" if solve_numba.AVAILABLE else "numpy"
     _, per_numpy = run(full=True, compiled=False)   # the same loop through the numpy solver, for comparison
 
     # memory over a looped stream (detector + the whole streaming pipeline)

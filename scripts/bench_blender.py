@@ -5,10 +5,10 @@ Run with the Blender-as-module venv (``scripts/test.sh`` makes it)::
 
     .venv-blender/bin/python scripts/bench_blender.py [--frames 20000] [--insert-frames 1000]
 
-Keys (targets from issue 3):
+Keys, with their targets:
 
-* ``shm_us_per_frame`` / ``pipe_us_per_frame``: one frame record (55 quaternions, root, 10
-  expression, 52 ARKit, 4 part flags) written by a worker process and read by this process through
+* ``shm_us_per_frame`` / ``pipe_us_per_frame``: one frame record (55 quaternions, root,
+  expression, ARKit, part flags) written by a worker process and read by this process through
   the shared-memory ring, vs the same fields pickled through a ``multiprocessing.Pipe``; CPU time of
   both processes per frame (see scripts/bench_stream.py). Target: ring ≤ 50 µs and ≥ 10× faster.
   ``*_inprocess_*``: the same pair one frame at a time in a single process (no batching at all).

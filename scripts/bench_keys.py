@@ -7,7 +7,7 @@ Run with the Blender-as-module venv::
 Prints one JSON object:
 
 * ``bake_10k_s``: ``keys.write_keys`` for 10,000 frames × (55 bone quaternions + root location +
-  52 ARKit + 10 expression channels) = 285 F-curves;
+  52 ARKit + 10 expression channels) = ``channels`` (285) F-curves;
 * ``keyframe_insert_10k_s``: the same channels keyed with ``keyframe_insert`` frame by frame
   (pose set by ``apply_pose``), measured on ``keyframe_insert_frames_measured`` frames and
   extrapolated linearly to 10,000;
@@ -47,12 +47,15 @@ def _import(name: str):
 cv = _import("blender_addon.convert")
 armature = _import("blender_addon.armature")
 keys = _import("blender_addon.keys")
-ARKIT_NAMES = _import("inference.face").ARKIT_NAMES
-DEFAULT_REST = _import("inference.skeleton").DEFAULT_REST
+rot = _import("inference.core.rotations")
+layout = _import("inference.core.layout")
+ARKIT_NAMES, NUM_ARKIT, NUM_EXPRESSION = layout.ARKIT_NAMES, layout.NUM_ARKIT, layout.NUM_EXPRESSION
+DEFAULT_REST = _import("inference.core.skeleton").DEFAULT_REST
 
 
 def motion(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Looped AMASS motion: quats (n, 55, 4), trans (n, 3), arkit (n, 52), expression (n, 10)."""
+    """Looped AMASS motion: quats (n, 55, 4) x, y, z, w, trans (n, 3), arkit (n, NUM_ARKIT),
+    expression (n, NUM_EXPRESSION)."""
     with np.load(AMASS) as d:
         poses, trans = d["poses"], d["trans"]
     aa = np.zeros((poses.shape[0], 55, 3))
@@ -60,8 +63,8 @@ def motion(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     aa[:, 25:] = poses[:, 66:].reshape(-1, 30, 3)
     idx = np.arange(n) % poses.shape[0]
     rng = np.random.default_rng(0)
-    return (cv.poses_to_quats(aa.reshape(-1, 165))[idx], trans[idx].astype(np.float64),
-            rng.random((n, 52)), rng.normal(size=(n, 10)))
+    return (rot.quat_exp(aa)[idx], trans[idx].astype(np.float64),
+            rng.random((n, NUM_ARKIT)), rng.normal(size=(n, NUM_EXPRESSION)))
 
 
 def bench_bake(n: int) -> float:
@@ -78,7 +81,7 @@ def bench_keyframe_insert(n: int) -> float:
     obj = armature.build_armature(bpy.context, name="Insert")
     pbones = [obj.pose.bones[name] for name in keys.JOINT_NAMES]
     root = obj.pose.bones[keys.ROOT_BONE]
-    props = [f'["{name}"]' for name in ARKIT_NAMES] + [f'["{armature.expression_prop_name(i)}"]' for i in range(10)]
+    props = [f'["{name}"]' for name in ARKIT_NAMES] + [f'["{armature.expression_prop_name(i)}"]' for i in range(NUM_EXPRESSION)]
     t0 = time.perf_counter()
     for t in range(n):                                          # the per-frame baseline
         frame = float(t + 1)
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None, emit: bool = True) -> dict:
     tick = bench_live(args.ticks)
     result = {
         "blender": bpy.app.version_string,
-        "channels": 55 * 4 + 3 + 52 + 10,
+        "channels": 55 * 4 + 3 + NUM_ARKIT + NUM_EXPRESSION,
         "bake_frames_measured": args.frames,
         "bake_10k_s": round(bake, 3),
         "keyframe_insert_frames_measured": args.insert_frames,

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Frame transport benchmark: the shared-memory ring vs a pickling pipe; prints one JSON object.
 
-The payload is one frame as the worker streams it (55 joints, E = 10): a (289,) float32 ring record
-for the ring, the same fields as a dict of numpy arrays (+ frame id and time) for the pipe.
+The payload is one frame as the worker streams it (55 joints, ``NUM_EXPRESSION`` expression
+coefficients): a float32 ring record (``record_floats`` long) for the ring, the same fields as a dict
+of numpy arrays (+ frame id and time) for the pipe.
 
 Main figures, two processes (a forked child producer, this process the consumer), N frames one way:
 
@@ -32,17 +33,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from inference import stream  # noqa: E402
+from inference.core.layout import NUM_ARKIT, NUM_EXPRESSION, NUM_PARTS  # noqa: E402
+from inference.stream.record import FrameLayout  # noqa: E402
+from inference.stream.ring import Ring  # noqa: E402
 
-LAYOUT = stream.FrameLayout(num_expression=10)
+LAYOUT = FrameLayout()
 
 
 def frame_dict(i: int) -> dict:
     """One frame as a dict of arrays (what a pipe-based design would send)."""
     rng = np.random.default_rng(i)
     return {"frame_id": i, "time": i / 30.0, "quat": rng.normal(size=(55, 4)).astype(np.float32),
-            "trans": rng.normal(size=3).astype(np.float32), "expression": np.zeros(10, np.float32),
-            "arkit": rng.uniform(size=52).astype(np.float32), "part_valid": np.ones(4, np.float32)}
+            "trans": rng.normal(size=3).astype(np.float32), "expression": np.zeros(NUM_EXPRESSION, np.float32),
+            "arkit": rng.uniform(size=NUM_ARKIT).astype(np.float32), "part_valid": np.ones(NUM_PARTS, np.float32)}
 
 
 def frame_record(i: int) -> np.ndarray:
@@ -57,7 +60,7 @@ POLL_S = 0.001
 
 
 def _ring_child(path: str, token: str, n: int, go, cpu) -> None:
-    ring = stream.Ring.attach(path, token)
+    ring = Ring.attach(path, token)
     rec = frame_record(0)
     go.wait()
     c0 = time.process_time()
@@ -80,7 +83,7 @@ def _pipe_child(conn, n: int, go, cpu) -> None:
 
 def shm_two_process(n: int) -> tuple[float, float]:
     """(CPU µs per frame, wall µs per frame)."""
-    ring = stream.Ring.create(2 * n, LAYOUT)
+    ring = Ring.create(2 * n, LAYOUT)
     ctx = mp.get_context("fork")
     go, cpu = ctx.Event(), ctx.Value("d", 0.0)
     child = ctx.Process(target=_ring_child, args=(ring.path, ring.token_hex, n, go, cpu))
@@ -134,8 +137,8 @@ def best_of(fn, n: int, repeats: int = 5) -> float:
 
 
 def shm_in_process(n: int) -> float:
-    owner = stream.Ring.create(8, LAYOUT)
-    producer = stream.Ring.attach(owner.path, owner.token_hex)
+    owner = Ring.create(8, LAYOUT)
+    producer = Ring.attach(owner.path, owner.token_hex)
     rec = frame_record(0)
 
     def one(i: int) -> None:

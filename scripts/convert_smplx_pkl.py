@@ -22,9 +22,9 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repo's `inference` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference.body_model import build_model  # noqa: E402
-from inference.cli import save_npz_atomic  # noqa: E402
-from inference.errors import ModelFileError  # noqa: E402
+from inference.body.body_model import build_model  # noqa: E402
+from inference.core.files import save_npz_atomic  # noqa: E402
+from inference.core.errors import ModelFileError  # noqa: E402
 
 _SPARSE_NAMES = {"csc_matrix", "csr_matrix", "csc_array", "csr_array"}
 _SPARSE_MODULES = {"scipy.sparse", "scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr",

@@ -3,7 +3,7 @@
     python scripts/make_test_model.py OUT.npz [--gender neutral|male|female] [--seed 0] [--old]
 
 --old writes the older 10 shape + 10 expression layout (shapedirs (10475, 3, 20)).
-See inference/testing_model.py for what the file contains.
+See tests/support/testing_model.py for what the file contains.
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the repo's `inference` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # run as a script: the repo's `inference` and the tests' `support`
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
 
-from inference.testing_model import make_test_model  # noqa: E402
+from support.testing_model import make_test_model  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

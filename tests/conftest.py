@@ -13,7 +13,7 @@ if str(_Path(__file__).resolve().parents[1]) not in _sys.path:  # make `inferenc
 @_pytest.fixture(scope="session")
 def smplx_model_path(tmp_path_factory):
     """Path to a GENERATED SMPL-X-layout SMPLX_NEUTRAL.npz (written once per test session)."""
-    from inference.testing_model import make_test_model
+    from support.testing_model import make_test_model
 
     return make_test_model(tmp_path_factory.mktemp("smplx") / "SMPLX_NEUTRAL.npz")
 
@@ -23,7 +23,7 @@ def megamind_head():
     """MediaPipe detections of the first 120 frames of Megamind.avi (a close-up, shot cuts, one
     hand): (DetectionSeq, (width, height)). Detected once per test session."""
     from data_paths import MEGAMIND
-    from inference.capture import detect_source
+    from inference.app.capture import detect_source
 
     seq, size, _, _ = detect_source(str(MEGAMIND), max_frames=120, progress=False)
     return seq, size

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from data_paths import BASKETBALL, MEGAMIND, MESSI
-from inference.capture import run_capture
-from inference.evaluate import reprojection_errors
-from inference.face import ARKIT_NAMES
-from inference.pipeline import Motion
+from inference.app.capture import run_capture
+from support.evaluate import reprojection_errors
+from inference.core.layout import ARKIT_NAMES
+from inference.pipeline.motion import Motion
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_megamind_clip(megamind, tmp_path):
     assert m.expression.shape[0] == T and m.expression.shape[1] >= 10
     assert np.isfinite(m.poses).all() and np.isfinite(m.joints).all()
     # no flips: consecutive local rotations of the body stay close
-    from inference.rotations import axis_angle, to_rotvec
+    from inference.core.rotations import axis_angle, to_rotvec
     R = axis_angle(m.poses.reshape(T, 55, 3))
     step = np.linalg.norm(to_rotvec(np.swapaxes(R[:-1], -1, -2) @ R[1:]), axis=-1)
     assert np.percentile(step[:, :22], 97) < 0.5  # (the clip has shot cuts between two characters)
@@ -67,7 +67,7 @@ def test_megamind_clip(megamind, tmp_path):
 def test_megamind_solve_reprojects(megamind_capture):
     """The solve (no temporal smoothing) of every frame with a person, projected with the stored
     intrinsics, lies within 15 px (median) of the detected keypoints; hands found are solved."""
-    from inference.pipeline import solve_sequence
+    from inference.pipeline.batch import solve_sequence
     res = megamind_capture
     m = solve_sequence(res.detections, res.motion.camera, smoothing=0.0)
     err, hands = reprojection_errors(m), reprojection_errors(m, part="hands")
@@ -80,14 +80,14 @@ def test_megamind_solve_reprojects(megamind_capture):
 def test_megamind_shot_cuts_found(megamind_capture):
     """The trailer cuts between two characters twice; the batch smoothing must not mix shots, so
     both cuts are found (frames 98 and 154) and nothing else."""
-    from inference.pipeline import shot_ids
+    from inference.temporal.shots import shot_ids
     shots = shot_ids(megamind_capture.detections)
     assert shots.shape == (270,)
     assert list(np.flatnonzero(np.diff(shots)) + 1) == [98, 154]
 
 
 def test_megamind_npz_schema(megamind, tmp_path):
-    from inference.cli import write_npz_atomic
+    from inference.core.files import write_npz_atomic
     out = tmp_path / "m.npz"
     write_npz_atomic(out, megamind.to_npz_dict())
     with np.load(out, allow_pickle=False) as d:

@@ -1,5 +1,5 @@
 """Round trip on real CMU motion capture: each BVH clip is retargeted onto the generated SMPL-X
-model's rest skeleton (:func:`inference.bvh.cmu_to_smplx`), seen by a camera as synthetic detections,
+model's rest skeleton (:func:`support.bvh.cmu_to_smplx`), seen by a camera as synthetic detections,
 solved, and compared with the same centroid-aligned MPJPE over the 52 body+hand joints as the AMASS
 round trip (tests/test_roundtrip.py).
 
@@ -7,23 +7,22 @@ Clips are taken every 4th frame (120 → 30 fps, at most 300 frames). The subjec
 the first frame and its trajectory is centred 5.5 m in front of a camera 1 m above the floor, so it
 stays in view while it walks (131_01, 131_02) or hops (131_03) towards the camera.
 
-Acceptance targets (issue 2), which are the bounds: ≤ 10 mm noiseless, ≤ 12 mm with 10 mm keypoint
-noise (per axis, on every landmark). The noiseless solve runs without smoothing, the noisy one at
-the default smoothing 0.5 (the batch path as a user gets it). Measured (noiseless / 10 mm noise,
-seed 1): 131_03 4.6 / 11.6 mm, 131_01 5.1 / 11.3 mm, 131_02 5.3 / 10.7 mm.
+The bounds are the targets: ≤ 10 mm noiseless, ≤ 12 mm with 10 mm keypoint noise (per axis, on
+every landmark). The noiseless solve runs without smoothing, the noisy one at the default smoothing
+0.5 (the batch path as a user gets it). The README has the measured figures.
 """
 import numpy as np
 import pytest
 
 from data_paths import CMU
-from inference import rotations as rot
-from inference.body_model import load_smplx
-from inference.bvh import cmu_to_smplx, read_bvh
-from inference.pipeline import solve_sequence
-from inference.records import Camera
-from inference.solve import Subject
-from inference.synthetic import WORLD_TO_CAMERA, pose_in_camera, render_detections
-from test_roundtrip import mpjpe_mm, solved_camera_joints
+from inference.core import rotations as rot
+from inference.body.body_model import load_smplx
+from support.bvh import cmu_to_smplx, read_bvh
+from inference.pipeline.batch import solve_sequence
+from inference.core.records import Camera
+from inference.body.subject import Subject
+from support.synthetic import WORLD_TO_CAMERA, pose_in_camera, render_detections
+from support.amass import mpjpe_mm, solved_camera_joints
 
 STEP, MAX_FRAMES = 4, 300
 CAMERA_DISTANCE, CAMERA_HEIGHT = 5.5, 1.0

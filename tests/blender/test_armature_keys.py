@@ -4,7 +4,8 @@ Run with ``.venv-blender/bin/python -m pytest tests/blender/test_armature_keys.p
 ``.venv-blender42``). The add-on modules are imported as ``smplx_mocap.blender_addon.*`` (the
 repository root aliased as the package ``smplx_mocap``, as Blender sees the installed extension)
 without running the add-on's registration. The generated SMPL-X-layout model is written by the
-engine venv (its generator needs scipy, which Blender code never imports).
+engine venv (its generator lives in tests/support, beside the engine tests). Quaternions are
+x, y, z, w as everywhere in the engine; Blender's own w-first values are only read through bpy.
 """
 from __future__ import annotations
 
@@ -36,9 +37,12 @@ _alias_package()
 cv = importlib.import_module("smplx_mocap.blender_addon.convert")
 armature = importlib.import_module("smplx_mocap.blender_addon.armature")
 keys = importlib.import_module("smplx_mocap.blender_addon.keys")
-skeleton = importlib.import_module("smplx_mocap.inference.skeleton")
-body_model = importlib.import_module("smplx_mocap.inference.body_model")
-ARKIT_NAMES = importlib.import_module("smplx_mocap.inference.face").ARKIT_NAMES
+rot = importlib.import_module("smplx_mocap.inference.core.rotations")
+skeleton = importlib.import_module("smplx_mocap.inference.core.skeleton")
+body_model = importlib.import_module("smplx_mocap.inference.body.body_model")
+layout = importlib.import_module("smplx_mocap.inference.core.layout")
+ARKIT_NAMES, NUM_ARKIT, NUM_EXPRESSION = layout.ARKIT_NAMES, layout.NUM_ARKIT, layout.NUM_EXPRESSION
+IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
 
 REST = skeleton.DEFAULT_REST
 REST_PELVIS = REST[0]
@@ -55,14 +59,14 @@ def ctx():
 
 @pytest.fixture(scope="module")
 def amass():
-    """50 real AMASS frames mapped onto SMPL-X 55 joints: quats (50, 55, 4), trans (50, 3)."""
+    """50 real AMASS frames mapped onto SMPL-X 55 joints: quats (50, 55, 4) x, y, z, w, trans (50, 3)."""
     with np.load(AMASS) as d:
         poses = d["poses"][:50].reshape(50, 52, 3)
         trans = d["trans"][:50].astype(np.float64)
     aa = np.zeros((50, 55, 3))
     aa[:, :22] = poses[:, :22]              # body; jaw and eyes (22..24) identity
     aa[:, 25:] = poses[:, 22:]              # 15 left + 15 right hand joints
-    return cv.poses_to_quats(aa.reshape(50, -1)), trans
+    return rot.quat_exp(aa), trans
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +74,16 @@ def model(tmp_path_factory):
     """A generated SMPL-X-layout model (300 shape / 100 expression directions), loaded numpy-only."""
     path = tmp_path_factory.mktemp("smplx") / "SMPLX_NEUTRAL.npz"
     subprocess.run([str(ENGINE_PYTHON), "-c",
-                    "import sys; from inference.testing_model import make_test_model; make_test_model(sys.argv[1])",
+                    "import sys; sys.path.insert(0, 'tests'); from support.testing_model import make_test_model; "
+                    "make_test_model(sys.argv[1])",
                     str(path)], cwd=ROOT, check=True)
     return body_model.load_smplx(path, load_posedirs=False)
 
 
 def _fk_blender(quats, trans, rest):
     """Engine forward kinematics → Z-up joint positions (T, 55, 3) and global rotations Z-up."""
-    glob = skeleton.local_to_global(cv.quat_to_matrix(quats))
-    pos = skeleton.forward_kinematics(glob, rest, trans + rest[0])
+    glob = skeleton.local_to_global(rot.quat_to_matrix(quats))
+    pos = skeleton.forward_kinematics(glob, skeleton.bone_vectors(rest), trans + rest[0])
     return cv.points_to_blender(pos), cv.C @ glob @ cv.C.T
 
 
@@ -118,7 +123,7 @@ def test_armature_bones_hierarchy_and_face_properties(ctx):
         ui = obj.id_properties_ui(name).as_dict()
         assert obj[name] == 0.0 and ui["min"] == 0.0 and ui["max"] == 1.0
         assert obj.is_property_overridable_library(f'["{name}"]')
-    assert [k for k in obj.keys() if k.startswith("expr_")] == [f"expr_{i:03d}" for i in range(10)]
+    assert [k for k in obj.keys() if k.startswith("expr_")] == [f"expr_{i:03d}" for i in range(NUM_EXPRESSION)]
 
 
 def test_rolls_are_deterministic(ctx):
@@ -136,8 +141,8 @@ def test_apply_pose_matches_engine_forward_kinematics(ctx, amass):
     pos, glob = _fk_blender(quats, trans, REST)
     rest_b = np.array([np.array(obj.data.bones[n].matrix_local)[:3, :3] for n in JOINT_NAMES])
     for t in (0, 17, 49):
-        keys.apply_pose(obj, quats[t], trans[t], REST_PELVIS, expression=np.full(10, 0.5),
-                        arkit=np.linspace(0, 1, 52))
+        keys.apply_pose(obj, quats[t], trans[t], REST_PELVIS, expression=np.full(NUM_EXPRESSION, 0.5),
+                        arkit=np.linspace(0, 1, NUM_ARKIT))
         ctx.view_layer.update()
         heads, mats = _pose_state(obj)
         np.testing.assert_allclose(heads, pos[t], atol=1e-4)
@@ -149,7 +154,7 @@ def test_apply_pose_is_fast(ctx, amass):
     quats, trans = amass
     obj = armature.build_armature(ctx)
     keys.apply_pose(obj, quats[0], trans[0], REST_PELVIS)        # fills the cache
-    expr, ark = np.zeros(10), np.zeros(52)
+    expr, ark = np.zeros(NUM_EXPRESSION), np.zeros(NUM_ARKIT)
     t0 = time.perf_counter()
     for t in range(50):
         keys.apply_pose(obj, quats[t], trans[t], REST_PELVIS, expression=expr, arkit=ark)
@@ -163,11 +168,11 @@ def test_bulk_keys_evaluate_to_forward_kinematics_and_read_back(ctx, amass):
     obj = armature.build_armature(ctx)
     frames = np.arange(1, 51, dtype=np.float64)
     rng = np.random.default_rng(0)
-    arkit, expr = rng.random((50, 52)), rng.normal(size=(50, 10))
+    arkit, expr = rng.random((50, NUM_ARKIT)), rng.normal(size=(50, NUM_EXPRESSION))
     action = keys.write_keys(obj, frames, quats, trans, REST_PELVIS, expression=expr, arkit=arkit)
     assert obj.animation_data.action == action
     curves = keys.fcurves_of(obj)
-    assert len(curves) == 55 * 4 + 3 + 52 + 10
+    assert len(curves) == 55 * 4 + 3 + NUM_ARKIT + NUM_EXPRESSION
     assert all(len(fc.keyframe_points) == 50 for fc in curves.values())
     assert {kp.interpolation for fc in curves.values() for kp in fc.keyframe_points} == {"LINEAR"}
 
@@ -211,11 +216,11 @@ def test_rewriting_a_subrange_keeps_outside_keys(ctx, amass):
     quats, trans = amass
     obj = armature.build_armature(ctx)
     frames = np.arange(1, 51, dtype=np.float64)
-    keys.write_keys(obj, frames, quats, trans, REST_PELVIS, arkit=np.zeros((50, 52)))
+    keys.write_keys(obj, frames, quats, trans, REST_PELVIS, arkit=np.zeros((50, NUM_ARKIT)))
     # re-solve frames 20..30 (11 existing keys) with only 6 new samples: 3 keys fewer in total
     sub = np.linspace(20, 30, 6)
-    new_q = np.tile([1.0, 0.0, 0.0, 0.0], (6, 55, 1))
-    keys.write_keys(obj, sub, new_q, np.ones((6, 3)), REST_PELVIS, arkit=np.ones((6, 52)))
+    new_q = np.tile(IDENTITY, (6, 55, 1))
+    keys.write_keys(obj, sub, new_q, np.ones((6, 3)), REST_PELVIS, arkit=np.ones((6, NUM_ARKIT)))
     curves = keys.fcurves_of(obj)
     assert all(len(fc.keyframe_points) == 50 - 11 + 6 for fc in curves.values())
     outside = np.r_[frames[:19], frames[30:]]
@@ -299,7 +304,7 @@ def test_not_an_smplx_rig_is_refused(ctx):
     obj = bpy.data.objects.new("Other", arm)
     ctx.scene.collection.objects.link(obj)
     with pytest.raises(keys.RigError, match="lacks SMPL-X bones"):
-        keys.write_keys(obj, np.arange(1.0, 3.0), np.tile([1.0, 0, 0, 0], (2, 55, 1)), np.zeros((2, 3)), REST_PELVIS)
+        keys.write_keys(obj, np.arange(1.0, 3.0), np.tile(IDENTITY, (2, 55, 1)), np.zeros((2, 3)), REST_PELVIS)
     with pytest.raises(ValueError, match="do not match"):
         keys.write_keys(armature.build_armature(ctx), np.arange(1.0, 3.0), np.zeros((3, 55, 4)),
                         np.zeros((2, 3)), REST_PELVIS)
@@ -336,7 +341,7 @@ def test_model_mesh_groups_shape_keys_and_keys(ctx, model, amass):
     assert mod.type == "ARMATURE" and mod.object == obj
     blocks = me.shape_keys.key_blocks
     assert [kb.name for kb in blocks] == (["Basis"] + [f"Shape{i:03d}" for i in range(10)]
-                                          + [f"Exp{i:03d}" for i in range(10)])
+                                          + [f"Exp{i:03d}" for i in range(NUM_EXPRESSION)])
     kco = np.empty(3 * len(me.vertices), np.float32)
     blocks["Exp004"].data.foreach_get("co", kco)
     np.testing.assert_allclose(kco.reshape(-1, 3), cv.points_to_blender(model.v_template + model.exprdirs[..., 4]),
@@ -353,7 +358,7 @@ def test_model_mesh_groups_shape_keys_and_keys(ctx, model, amass):
     # keyed: shape-key values on the Key's own action, and the skinned mesh follows the skeleton
     quats, trans = amass
     rest = model.rest_joints(betas)
-    expr = np.random.default_rng(1).normal(size=(50, 10))
+    expr = np.random.default_rng(1).normal(size=(50, NUM_EXPRESSION))
     frames = np.arange(1, 51, dtype=np.float64)
     keys.write_keys(obj, frames, quats, trans, rest[0], expression=expr, mesh_obj=mesh_obj)
     assert me.shape_keys.animation_data.action is not None
@@ -368,9 +373,9 @@ def test_model_mesh_groups_shape_keys_and_keys(ctx, model, amass):
     posed = np.empty(3 * model.num_verts, np.float32)
     ev.data.vertices.foreach_get("co", posed)
     # numpy linear blend skinning of the expressed mesh (binary weights in the test model)
-    glob = skeleton.local_to_global(cv.quat_to_matrix(quats[k:k + 1]))[0]
-    joints = skeleton.forward_kinematics(glob[None], rest, (trans[k] + rest[0])[None])[0]
-    verts = shaped + model.exprdirs[..., :10] @ expr[k]
+    glob = skeleton.local_to_global(rot.quat_to_matrix(quats[k:k + 1]))[0]
+    joints = skeleton.forward_kinematics(glob[None], skeleton.bone_vectors(rest), (trans[k] + rest[0])[None])[0]
+    verts = shaped + model.exprdirs[..., :NUM_EXPRESSION] @ expr[k]
     owner = np.argmax(model.weights, axis=1)
     expect = np.einsum("vij,vj->vi", glob[owner], verts - rest[owner]) + joints[owner]
     np.testing.assert_allclose(posed.reshape(-1, 3), cv.points_to_blender(expect), atol=1e-4)
@@ -387,16 +392,16 @@ def test_fcurves_live_where_this_blender_keeps_them(ctx, model, amass):
     obj = armature.build_armature(ctx, model=model, betas=np.zeros(10))
     mesh_obj = armature.smplx_mesh(obj)
     frames = np.arange(1, 11, dtype=np.float64)
-    expr = np.zeros((10, 10))
+    expr = np.zeros((10, NUM_EXPRESSION))
     keys.write_keys(obj, frames, quats[:10], trans[:10], REST_PELVIS, expression=expr,
-                    arkit=np.zeros((10, 52)), mesh_obj=mesh_obj)
+                    arkit=np.zeros((10, NUM_ARKIT)), mesh_obj=mesh_obj)
     want_obj = {f'pose.bones["{n}"].rotation_quaternion': n for n in JOINT_NAMES}
     want_obj[f'pose.bones["{JOINT_NAMES[0]}"].location'] = JOINT_NAMES[0]
     want_obj.update({f'["{n}"]': keys.ARKIT_GROUP for n in ARKIT_NAMES})
-    want_obj.update({f'["expr_{i:03d}"]': keys.EXPRESSION_GROUP for i in range(10)})
-    want_key = {f'key_blocks["Exp{i:03d}"].value': keys.EXPRESSION_GROUP for i in range(10)}
-    for id_block, want, count in ((obj, want_obj, 55 * 4 + 3 + 52 + 10),
-                                  (mesh_obj.data.shape_keys, want_key, 10)):
+    want_obj.update({f'["expr_{i:03d}"]': keys.EXPRESSION_GROUP for i in range(NUM_EXPRESSION)})
+    want_key = {f'key_blocks["Exp{i:03d}"].value': keys.EXPRESSION_GROUP for i in range(NUM_EXPRESSION)}
+    for id_block, want, count in ((obj, want_obj, 55 * 4 + 3 + NUM_ARKIT + NUM_EXPRESSION),
+                                  (mesh_obj.data.shape_keys, want_key, NUM_EXPRESSION)):
         anim = id_block.animation_data
         action = anim.action
         if hasattr(action, "slots"):                                   # layered (4.4+)

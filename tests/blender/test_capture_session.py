@@ -84,9 +84,9 @@ def test_bake_megamind_equals_engine_npz(installed_addon, worker_python, no_leak
     scene = bpy.context.scene
     want = times[valid] * scene.render.fps / scene.render.fps_base + scene.frame_start
     assert np.allclose(frames[quat_paths[0]], want, atol=1e-6)
-    keys, convert = addon("blender_addon.keys"), addon("blender_addon.convert")
+    keys, rot = addon("blender_addon.keys"), addon("inference.core.rotations")
     got = keys.read_keys(obj)
-    q_want = convert.axis_angle_to_quats(poses[valid].reshape(n, 55, 3))
+    q_want = rot.quat_exp(poses[valid].reshape(n, 55, 3).astype(np.float64))
     diff = np.abs(got["quats"] - np.sign((got["quats"] * q_want).sum(-1, keepdims=True)) * q_want).max()
     assert diff < 1e-4
     assert np.allclose(got["arkit"], arkit[valid], atol=1e-5)
@@ -101,7 +101,7 @@ def test_bake_megamind_equals_engine_npz(installed_addon, worker_python, no_leak
     assert not np.allclose(poses2, poses, atol=1e-3)
     again = keys.read_keys(obj)
     assert again["quats"].shape == got["quats"].shape
-    q2 = convert.axis_angle_to_quats(poses2[valid].reshape(n, 55, 3))
+    q2 = rot.quat_exp(poses2[valid].reshape(n, 55, 3).astype(np.float64))
     assert np.abs(again["quats"] - np.sign((again["quats"] * q2).sum(-1, keepdims=True)) * q2).max() < 1e-4
 
 
@@ -185,8 +185,9 @@ def test_blender_capture_script_writes_blend(tmp_path, worker_python):
 def test_bake_with_user_model_keys_expression_shape_keys(installed_addon, worker_python, tmp_path, no_leaks):
     """With a model file: the armature gets the skinned mesh and its Exp### shape keys are keyed."""
     path = tmp_path / "SMPLX_NEUTRAL.npz"
-    subprocess.run([worker_python, "-c", "import sys; from inference.testing_model import make_test_model; "
-                    "make_test_model(sys.argv[1])", str(path)], cwd=ROOT, check=True, timeout=120)
+    subprocess.run([worker_python, "-c", "import sys; sys.path.insert(0, 'tests'); "
+                    "from support.testing_model import make_test_model; make_test_model(sys.argv[1])",
+                    str(path)], cwd=ROOT, check=True, timeout=120)
     setup_capture(worker_python, MEGAMIND)
     bpy.context.preferences.addons[MODULE].preferences.model_path = str(path)
     try:
@@ -208,9 +209,11 @@ def test_disable_during_live_link_stops_worker(extension_module, bpy_clean, work
         setup_capture(worker_python, frames_folder, "FOLDER")
         assert bpy.ops.mocap.live_start(loop=True, use_timer=False) == {"FINISHED"}
         sess = addon("blender_addon.session").active()
-        assert sess is not None and sess.alive
+        pump = addon("blender_addon.pump")
+        assert sess is not None and sess.alive and pump.live() is not None
     finally:
-        disable(extension_module)     # unregister must stop the child and unlink the ring
+        disable(extension_module)     # unregister must end the live link, stop the child, unlink the ring
+    assert pump.live() is None
     assert sess.finished and not Path(sess.ring.path).exists()
 
 
@@ -225,3 +228,21 @@ def test_bake_of_a_bad_file_reports_one_line_and_keys_nothing(installed_addon, w
     obj = bpy.context.scene.smplx_mocap.target
     assert obj is None or not keyed_frames(obj)
     assert addon("blender_addon.session").status().state == "failed"
+
+
+def test_a_bad_motion_file_is_one_input_error_line(installed_addon, tmp_path):
+    """The bake's final file is read by the engine's one reader (``Motion.from_npz``): a file that is
+    not a capture is an InputError with one line, and nothing is keyed."""
+    pump, armature = addon("blender_addon.pump"), addon("blender_addon.armature")
+    InputError = addon("inference.core.errors").InputError
+    obj = armature.build_armature(bpy.context)
+    scene = bpy.context.scene
+    not_npz = tmp_path / "broken.smplx.npz"
+    not_npz.write_bytes(b"not a zip")
+    other = tmp_path / "other.npz"
+    np.savez(other, poses=np.zeros((2, 165)))
+    for path in (not_npz, other, tmp_path / "missing.npz"):
+        with pytest.raises(InputError) as info:
+            pump.apply_motion_file(str(path), obj, scene)
+        assert path.name in str(info.value) and len(str(info.value).splitlines()) == 1
+    assert obj.animation_data is None and "smplx_mocap_motion" not in obj

@@ -158,13 +158,15 @@ def test_enable_disable_three_times(extension_module, bpy_clean, no_leaks):
 
 
 def test_operator_modules_register_and_panel_actions(installed_addon):
-    """Every module of ``operators/`` registered (nothing in LOAD_ERRORS); the panel's buttons name
-    operators by idname matching their class names, available exactly when registered; the status
-    line comes from the real session module."""
+    """Every module of ``operators/`` is in its explicit MODULES tuple and registered (nothing in
+    LOAD_ERRORS); the panel's buttons name operators by idname matching their class names, available
+    exactly when registered; the status line comes from the real session module."""
     ops = addon_module("operators")
     assert ops.LOAD_ERRORS == {}
+    on_disk = sorted(p.stem for p in (ROOT / "operators").glob("*.py") if not p.stem.startswith("_"))
+    assert sorted(m.lstrip(".") for m in ops.MODULES) == on_disk
     defined = set()
-    for module in ops.module_names():
+    for module in (m.lstrip(".") for m in ops.MODULES):
         for cls in getattr(addon_module(f"operators.{module}"), "CLASSES", ()):
             assert cls.is_registered, cls.__name__
             defined.add(cls.__name__)
@@ -175,6 +177,21 @@ def test_operator_modules_register_and_panel_actions(installed_addon):
         assert rna_name == f"{prefix.upper()}_OT_{name}"
         assert panel.operator_available(rna_name) == (rna_name in defined)
     assert panel.session_status() == ("idle", False)
+
+
+def test_session_does_not_import_pump(installed_addon):
+    """No import loop: the pump uses the session, the session never imports the pump (the
+    registration module stops the live link before ``session.shutdown``)."""
+    import ast
+
+    tree = ast.parse((ROOT / "blender_addon" / "session.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported |= {node.module or ""} | {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+    assert not any(name == "pump" or name.endswith(".pump") for name in imported), imported
 
 
 def test_ui_icons_exist(installed_addon):
@@ -340,6 +357,47 @@ def test_failed_registration_is_rolled_back(extension_zip, extension_module, bpy
     enable(extension_module)
     assert hasattr(bpy.types, "MOCAP_PT_main")
     disable(extension_module)
+
+
+def test_a_broken_operator_module_is_reported_and_skipped(extension_zip, extension_module, bpy_clean, tmp_path,
+                                                          no_leaks):
+    """An operator module that fails to import is reported in LOAD_ERRORS (the panel shows it) and
+    skipped: the other operator modules register, the panel greys its buttons, disable removes all."""
+    broken_id = f"{ADDON_ID}_oplive"
+    broken_zip = tmp_path / f"{broken_id}-0.zip"
+    with zipfile.ZipFile(extension_zip) as src, zipfile.ZipFile(broken_zip, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "blender_manifest.toml":
+                data = data.replace(f'id = "{ADDON_ID}"'.encode(), f'id = "{broken_id}"'.encode())
+            if name == "operators/live.py":
+                future = b"from __future__ import annotations\n"
+                data = data.replace(future, future + b'raise RuntimeError("live failed on purpose")\n', 1)
+            dst.writestr(name, data)
+    install_zip(broken_zip)
+    module = f"bl_ext.{REPO}.{broken_id}"
+    live_ops = ("MOCAP_OT_live_start", "MOCAP_OT_live_stop", "MOCAP_OT_record_toggle")
+    try:
+        enable(module)
+        ops = importlib.import_module(f"{module}.operators")
+        assert ops.LOAD_ERRORS == {"live": "RuntimeError: live failed on purpose"}
+        for name in ("MOCAP_OT_bake", "MOCAP_OT_resolve", "MOCAP_OT_setup_runtime"):
+            assert hasattr(bpy.types, name), name
+        assert not any(hasattr(bpy.types, name) for name in live_ops)
+        layout = CheckedLayout()
+        bpy.types.MOCAP_PT_main.draw(types.SimpleNamespace(layout=layout), bpy.context)
+        labels = [(kw.get("text"), kw.get("icon")) for name, kw in layout.calls if name == "label"]
+        assert ("operators.live: RuntimeError: live failed on purpose", "ERROR") in labels
+        assert ("Start Live (not available)", "PLAY") in labels
+        disable(module)
+        for name in ("MOCAP_PT_main", "MOCAP_OT_setup_runtime", *ACTION_OPERATORS):
+            assert not hasattr(bpy.types, name), name
+        assert not our_load_pre_handlers(module)
+    finally:
+        disable(module)
+        repo_index = [r.module for r in bpy.context.preferences.extensions.repos].index(REPO)
+        bpy.ops.extensions.package_uninstall(repo_index=repo_index, pkg_id=broken_id)
+    assert not (USER_RESOURCES / "extensions" / REPO / broken_id).exists()
 
 
 # --- the inference runtime ---------------------------------------------------------------------------

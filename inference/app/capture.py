@@ -1,0 +1,82 @@
+"""Source → detect → batch solve for one input: what ``python -m inference capture`` runs."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.layout import BODY, PART_LEFT_HAND
+from ..core.records import DEFAULT_FOV_DEG, Camera, Detection, DetectionSeq
+from ..detect.base import detect
+from ..detect.mediapipe_holistic import MediaPipeHolisticDetector
+from ..pipeline.batch import solve_sequence
+from ..pipeline.motion import Motion
+from ..sources.open import open_source
+
+
+@dataclass
+class CaptureResult:
+    motion: Motion
+    detections: DetectionSeq
+    preview_written: bool = False
+
+
+def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: float = 30.0,
+                  max_frames: int | None = None, progress: bool = True
+                  ) -> tuple[DetectionSeq, tuple[int, int], np.ndarray | None, int]:
+    """Run the detector over every frame of ``spec``. Ctrl-C stops and keeps what was captured.
+
+    Returns the detections, the image size, the best frame for a preview (most visible body) and
+    its index in the detections.
+    """
+    dets: list[Detection] = []
+    best_img, best_idx, best_score = None, -1, -1.0
+    with open_source(spec, folder_fps=folder_fps) as src:
+        total = src.frame_count if max_frames is None else min(max_frames, src.frame_count or max_frames)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit="frame", desc="capture", file=sys.stderr, leave=False)
+        detector = MediaPipeHolisticDetector(static_images=src.kind in ("image", "folder"), hands=hands, face=face)
+        try:
+            for frame in src:
+                det = detect(detector, frame)
+                dets.append(det)
+                score = float(det.kp2d[BODY, 2].sum()) + det.present[PART_LEFT_HAND:].sum()   # body, hands, face
+                if score > best_score:
+                    best_img, best_idx, best_score = frame.image.copy(), len(dets) - 1, score
+                if bar is not None:
+                    bar.update(1)
+                if max_frames is not None and len(dets) >= max_frames:
+                    break
+        except KeyboardInterrupt:
+            if not dets:
+                raise
+            print(f"\nstopped: keeping the {len(dets)} frame(s) captured so far", file=sys.stderr)
+        finally:
+            detector.close()
+            if bar is not None:
+                bar.close()
+        size = src.size
+    return DetectionSeq.stack(dets, image_size=size), size, best_img, best_idx
+
+
+def run_capture(spec: str, model_path: str | None = None, fov_deg: float | None = None,
+                hands: bool = True, face: bool = True, smoothing: float = 0.5, folder_fps: float = 30.0,
+                max_frames: int | None = None, progress: bool = True,
+                preview_path: str | None = None) -> CaptureResult:
+    """Capture one input into a :class:`Motion` (and optionally a preview PNG)."""
+    model = None
+    if model_path:
+        from ..body.body_model import load_smplx
+        model = load_smplx(model_path, load_posedirs=False)
+    seq, size, best_img, best_idx = detect_source(spec, hands, face, folder_fps, max_frames, progress)
+    camera = Camera.from_fov(size[0], size[1], fov_deg or DEFAULT_FOV_DEG)
+    motion = solve_sequence(seq, camera, model=model, hands=hands, face=face, smoothing=smoothing)
+    written = False
+    if preview_path and best_img is not None:
+        from .preview import draw_preview, write_png
+        write_png(preview_path, draw_preview(best_img, motion, best_idx))
+        written = True
+    return CaptureResult(motion=motion, detections=seq, preview_written=written)

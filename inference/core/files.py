@@ -1,0 +1,39 @@
+"""Writing result files safely: through a temporary file in the same folder, then a rename.
+
+A failed or interrupted write leaves no file (or the old one) behind, never a half-written one.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+
+def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray], compressed: bool = True) -> None:
+    """Save ``arrays`` as an .npz at ``path`` (an existing folder) through a temporary file in the
+    same folder, then rename: a failure leaves no file, or the old one, behind."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            (np.savez_compressed if compressed else np.savez)(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The CLI's output: ``arrays`` compressed to ``path`` (must end in .npz, in an existing folder;
+    :class:`InputError` otherwise) by :func:`save_npz_atomic`."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise InputError(f"OUTPUT: '{path}' must end in .npz")
+    if not path.parent.is_dir():
+        raise InputError(f"OUTPUT: folder '{path.parent}' does not exist: create it or choose another --out")
+    save_npz_atomic(path, arrays)
