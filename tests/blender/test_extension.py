@@ -323,20 +323,27 @@ def test_preferences(installed_addon):
     assert bpy.types.MOCAP_OT_pick_model.filename_ext == ".npz"
 
 
-def test_failed_registration_is_rolled_back(extension_zip, extension_module, bpy_clean, tmp_path, no_leaks):
-    """A module that fails to register leaves nothing behind (earlier modules unregistered, no handler),
-    and the real add-on still enables afterwards."""
-    broken_id = f"{ADDON_ID}_broken"
+def _broken_copy(extension_zip: Path, tmp_path: Path, broken_id: str, member: str, patch) -> Path:
+    """A copy of the extension zip under id ``broken_id`` with ``patch(bytes) -> bytes`` applied to
+    the file ``member``."""
     broken_zip = tmp_path / f"{broken_id}-0.zip"
     with zipfile.ZipFile(extension_zip) as src, zipfile.ZipFile(broken_zip, "w") as dst:
         for name in src.namelist():
             data = src.read(name)
             if name == "blender_manifest.toml":
                 data = data.replace(f'id = "{ADDON_ID}"'.encode(), f'id = "{broken_id}"'.encode())
-            if name == "blender_addon/panel.py":
-                data += b'\n\ndef register():\n    raise RuntimeError("panel failed on purpose")\n'
+            if name == member:
+                data = patch(data)
             dst.writestr(name, data)
-    install_zip(broken_zip)
+    return broken_zip
+
+
+def test_failed_registration_is_rolled_back(extension_zip, extension_module, bpy_clean, tmp_path, no_leaks):
+    """A module that fails to register leaves nothing behind (earlier modules unregistered, no handler),
+    and the real add-on still enables afterwards."""
+    broken_id = f"{ADDON_ID}_broken"
+    install_zip(_broken_copy(extension_zip, tmp_path, broken_id, "blender_addon/panel.py",
+                             lambda data: data + b'\n\ndef register():\n    raise RuntimeError("panel failed on purpose")\n'))
     module = f"bl_ext.{REPO}.{broken_id}"
     try:
         try:
@@ -364,17 +371,9 @@ def test_a_broken_operator_module_is_reported_and_skipped(extension_zip, extensi
     """An operator module that fails to import is reported in LOAD_ERRORS (the panel shows it) and
     skipped: the other operator modules register, the panel greys its buttons, disable removes all."""
     broken_id = f"{ADDON_ID}_oplive"
-    broken_zip = tmp_path / f"{broken_id}-0.zip"
-    with zipfile.ZipFile(extension_zip) as src, zipfile.ZipFile(broken_zip, "w") as dst:
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "blender_manifest.toml":
-                data = data.replace(f'id = "{ADDON_ID}"'.encode(), f'id = "{broken_id}"'.encode())
-            if name == "operators/live.py":
-                future = b"from __future__ import annotations\n"
-                data = data.replace(future, future + b'raise RuntimeError("live failed on purpose")\n', 1)
-            dst.writestr(name, data)
-    install_zip(broken_zip)
+    future = b"from __future__ import annotations\n"
+    install_zip(_broken_copy(extension_zip, tmp_path, broken_id, "operators/live.py",
+                             lambda data: data.replace(future, future + b'raise RuntimeError("live failed on purpose")\n', 1)))
     module = f"bl_ext.{REPO}.{broken_id}"
     live_ops = ("MOCAP_OT_live_start", "MOCAP_OT_live_stop", "MOCAP_OT_record_toggle")
     try:
