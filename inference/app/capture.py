@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -53,7 +54,8 @@ def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: 
         except KeyboardInterrupt:
             if not dets:
                 raise
-            print(f"\nstopped: keeping the {len(dets)} frame(s) captured so far", file=sys.stderr)
+            print(("\n" if bar is not None else "") + f"stopped: keeping the {len(dets)} frame(s) captured so far",
+                  file=sys.stderr)
         finally:
             detector.close()
             if bar is not None:
@@ -64,14 +66,17 @@ def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: 
 
 def run_capture(spec: str, model_path: str | None = None, fov_deg: float | None = None,
                 hands: bool = True, face: bool = True, smoothing: float = 0.5, folder_fps: float = 30.0,
-                max_frames: int | None = None, progress: bool = True,
-                preview_path: str | None = None) -> CaptureResult:
-    """Capture one input into a :class:`Motion` (and optionally a preview PNG)."""
+                max_frames: int | None = None, progress: bool = True, preview_path: str | None = None,
+                on_detected: Callable[[int], None] | None = None) -> CaptureResult:
+    """Capture one input into a :class:`Motion` (and optionally a preview PNG). ``on_detected(n)``
+    is called once the detector is done with the n frames it captured, before the solve."""
     model = None
     if model_path:
         from ..body.body_model import load_smplx
         model = load_smplx(model_path, load_posedirs=False)
     seq, size, best_img, best_idx = detect_source(spec, hands, face, folder_fps, max_frames, progress)
+    if on_detected is not None:
+        on_detected(len(seq))
     camera = Camera.from_fov(size[0], size[1], fov_deg or DEFAULT_FOV_DEG)
     motion = solve_sequence(seq, camera, model=model, hands=hands, face=face, smoothing=smoothing)
     written = False

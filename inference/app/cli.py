@@ -1,23 +1,42 @@
 """Command line: ``python -m inference capture INPUT [--model SMPLX.npz] [--out OUT.npz] ...``.
 
-Any :class:`~inference.core.errors.MocapError` ends the run with exit code 2 and one line on stderr;
-the output is written to a temporary file and renamed, so a failed run leaves no file behind.
+Every argument is checked before any work starts. Any :class:`~inference.core.errors.MocapError`
+(and a malformed argument) ends the run with exit code 2 and exactly one line on stderr: the
+detector's native log lines are kept off the terminal. The output is written to a temporary file
+and renamed, so a failed run leaves no file behind and an existing output untouched.
+
+Interrupts (Ctrl-C, SIGTERM): during detection they stop the capture and the frames captured so
+far are solved and saved; once detection is over they are held until the file is written; with
+nothing captured yet the run ends with exit code 130 and one line.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, NoReturn
 
 from ..core.errors import MocapError
-from .options import check_fov_smoothing, check_npz_path
+from .options import check_fov_smoothing, check_frame_options, check_npz_path, check_preview_path
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see: {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m inference", description=__doc__.splitlines()[0])
+    p = _OneLineParser(prog="python -m inference", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("capture", help="capture SMPL-X motion from a video, image, image folder or webcam")
     c.add_argument("input", help="video file, image, folder of images, or webcam:N")
@@ -41,15 +60,73 @@ def default_out(spec: str) -> Path:
     return Path.cwd() / f"{name}.smplx.npz"
 
 
-def capture(args: argparse.Namespace) -> Path:
-    from .capture import run_capture  # heavy imports only once the arguments are fine
+class _Interrupts:
+    """SIGINT / SIGTERM as KeyboardInterrupt while frames are captured; held (noted, not raised)
+    from the end of detection until the output is written, so what was captured is kept whole."""
 
+    def __init__(self) -> None:
+        self.hold = False
+        self.held = False
+
+    def __call__(self, signum, frame) -> None:
+        if not self.hold:
+            raise KeyboardInterrupt
+        if not self.held:
+            self.held = True
+            print("interrupted: finishing the solve and the file of the frames already captured", file=sys.stderr)
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self)
+
+
+@contextmanager
+def native_logs_off_stderr() -> Iterator[None]:
+    """File descriptor 2 → /dev/null while the detector's native code logs to it (MediaPipe,
+    TFLite); Python's ``sys.stderr`` keeps the terminal, so the engine's own lines still show."""
+    try:
+        sys.stderr.flush()
+        terminal = os.dup(2)
+    except (OSError, ValueError, AttributeError):   # no real stderr (embedded): nothing to keep clean
+        yield
+        return
+    python_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(terminal), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        os.close(terminal)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+
+
+def check_capture_args(args: argparse.Namespace) -> Path:
+    """Every check that needs no work, before any: raises :class:`MocapError`. Returns the output path."""
     check_fov_smoothing(args.fov, args.smoothing)
+    check_frame_options(args.max_frames, args.folder_fps)
     out = Path(args.out) if args.out else default_out(args.input)
     check_npz_path("--out", out)
+    if args.preview:
+        check_preview_path(Path(args.preview))
+    return out
+
+
+def capture(args: argparse.Namespace, interrupts: _Interrupts) -> Path:
+    out = check_capture_args(args)
+    from .capture import run_capture  # heavy imports only once the arguments are fine
+
+    def detected(frames: int) -> None:
+        interrupts.hold = True
+
     result = run_capture(args.input, model_path=args.model, fov_deg=args.fov, hands=not args.no_hands,
                          face=not args.no_face, smoothing=args.smoothing, folder_fps=args.folder_fps,
-                         max_frames=args.max_frames, progress=not args.quiet, preview_path=args.preview)
+                         max_frames=args.max_frames, progress=not args.quiet, preview_path=args.preview,
+                         on_detected=detected)
     result.motion.save(out)
     valid = int(result.motion.valid.sum())
     if valid == 0:
@@ -62,11 +139,14 @@ def capture(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    warnings.simplefilter("ignore", category=UserWarning)
+    interrupts = _Interrupts()
+    interrupts.install()
     try:
+        args = _parser().parse_args(argv)
+        warnings.simplefilter("ignore", category=UserWarning)
         if args.command == "capture":
-            capture(args)
+            with native_logs_off_stderr():
+                capture(args, interrupts)
         elif args.command == "warmup":
             from ..body.solve_numba import warm_up
 
@@ -77,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("error: interrupted before anything was captured", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -54,7 +54,7 @@ import numpy as np  # noqa: E402
 from ..core.errors import InputError, MocapError  # noqa: E402
 from ..stream import ring as stream  # noqa: E402
 from ..stream.record import FrameLayout  # noqa: E402
-from .options import check_fov_smoothing, check_npz_path  # noqa: E402
+from .options import check_fov_smoothing, check_frame_options, check_npz_path  # noqa: E402
 
 EXIT_OK, EXIT_BUG, EXIT_USER_ERROR = 0, 1, 2
 HEARTBEAT_PERIOD_S = 0.1
@@ -88,8 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 def check_options(args: argparse.Namespace) -> None:
     """Raise :class:`InputError` for options that cannot work (before any heavy work starts)."""
     check_fov_smoothing(args.fov, args.smoothing)
-    if args.max_frames is not None and args.max_frames < 1:
-        raise InputError(f"--max-frames {args.max_frames}: give at least 1, or leave it out")
+    check_frame_options(args.max_frames)
     if args.mode in ("live", "bake") and not args.source:
         raise InputError(f"--mode {args.mode} needs --source (a video, image, folder or webcam:N)")
     if args.mode in ("live", "bake") and args.device == "gpu":

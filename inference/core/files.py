@@ -21,11 +21,26 @@ def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray], compressed: bool 
     try:
         with os.fdopen(fd, "wb") as fh:
             (np.savez_compressed if compressed else np.savez)(fh, **arrays)
+        os.chmod(tmp, 0o666 & ~current_umask())      # as any file the user writes (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's file-creation mask, read without changing it where Linux tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)          # elsewhere: read by setting it, then put it back
+    os.umask(mask)
+    return mask
 
 
 def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
