@@ -249,7 +249,7 @@ def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
 
     A final file that cannot be read fails the bake with its one-line :class:`InputError` as the
     status's error (the streamed keys stay)."""
-    st = job.session.poll()
+    job.session.poll()
     _, times, records = job.session.read_new()
     job.recorder.add(times, records, job.session.rest_pelvis())
     job.recorder.flush(scene, force=job.session.finished)

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,11 @@ EXTENSION_ROOT = Path(__file__).resolve().parents[1]
 ADDON_PACKAGE = __package__.rpartition(".")[0] or __package__
 REQUIREMENTS = EXTENSION_ROOT / "requirements-worker.txt"
 RUNTIME_DIRNAME = "runtime"
+#: numba's cache of the compiled live solver, in the user folder so that updating or reinstalling
+#: the extension (which replaces its own folder) keeps it.
+NUMBA_CACHE_DIRNAME = "numba-cache"
+#: The ``.pth`` file that makes the engine importable from anywhere with the runtime's Python.
+PTH_NAME = "smplx_mocap_engine.pth"
 LOG_NAME = "runtime-setup.log"
 STAMP_NAME = ".requirements.sha256"
 PYTHON_VERSION = (3, 11)
@@ -58,6 +62,15 @@ class RuntimePaths:
     @property
     def stamp(self) -> Path:
         return self.venv / STAMP_NAME
+
+    @property
+    def numba_cache(self) -> Path:
+        return numba_cache_dir(self.user_dir)
+
+
+def numba_cache_dir(user_dir: str | os.PathLike) -> Path:
+    """Where the worker and the setup keep numba's cache of the compiled live solver."""
+    return Path(user_dir) / NUMBA_CACHE_DIRNAME
 
 
 @dataclass(frozen=True)
@@ -209,14 +222,26 @@ def setup_steps(base_python: str, paths: RuntimePaths, requirements: Path = REQU
                           (str(paths.python), "-m", "pip", "install", "--disable-pip-version-check",
                            "--no-input", *pip_args, "-r", str(requirements)),
                           0.8, count_requirements(requirements)))
+        steps.append(Step("Making the engine importable from this Python",
+                          (str(paths.python), "-c", _ENGINE_PTH % (PTH_NAME, str(EXTENSION_ROOT))), 0.01))
         # compile the live solver now (numba, tens of seconds) rather than when the first live
         # capture starts; a runtime without numba runs the numpy solver (nothing to compile)
-        steps.append(Step("Compiling the live solver", (str(paths.python), "-c", _WARM_UP % str(EXTENSION_ROOT)), 0.1))
+        steps.append(Step("Compiling the live solver (once, about 30 s)",
+                          (str(paths.python), "-c", _WARM_UP % (str(EXTENSION_ROOT), str(paths.numba_cache))), 0.1))
     return steps
 
 
-_WARM_UP = """import sys
+#: Writes a .pth into the venv's site-packages naming the extension folder: ``python -m inference``
+#: then works from any folder with the runtime's Python.
+_ENGINE_PTH = """import pathlib, sysconfig
+pth = pathlib.Path(sysconfig.get_paths()["purelib"], %r)
+pth.write_text(%r + "\\n", encoding="utf-8")
+print("engine importable:", pth)
+"""
+
+_WARM_UP = """import os, sys
 sys.path.insert(0, %r)
+os.environ.setdefault("NUMBA_CACHE_DIR", %r)
 try:
     from inference.body.solve_numba import warm_up
 except ImportError as exc:

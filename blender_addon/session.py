@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .runtime import numba_cache_dir
 from ..inference.core.layout import NUM_EXPRESSION
 from ..inference.core.skeleton import DEFAULT_REST
 from ..inference.stream.record import FrameLayout
@@ -238,6 +239,7 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
     env = dict(os.environ)
     env["PYTHONPATH"] = str(EXTENSION_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir(user)))   # the setup compiled the live solver there
     for var in ("PYTHONHOME", "PYTHONSTARTUP"):   # Blender's own settings must not leak into the worker
         env.pop(var, None)
     try:

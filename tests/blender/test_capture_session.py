@@ -91,6 +91,9 @@ def test_bake_megamind_equals_engine_npz(installed_addon, worker_python, no_leak
     assert diff < 1e-4
     assert np.allclose(got["arkit"], arkit[valid], atol=1e-5)
     assert np.allclose(got["expression"], expression[valid], atol=1e-5)
+    # the worker keeps numba's cache of the live solver in the user folder (an update keeps it)
+    cache = addon("blender_addon.runtime").numba_cache_dir(addon("blender_addon.launch").user_dir())
+    assert any(p.suffix in (".nbi", ".nbc") for p in cache.rglob("*")), sorted(cache.rglob("*"))[:5]
 
     # non-destructive: another smoothing re-solves the action from the cached detections
     bpy.context.scene.smplx_mocap.smoothing = 0.0

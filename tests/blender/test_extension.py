@@ -511,6 +511,10 @@ def test_full_setup_offline_makes_a_ready_runtime(runtime, tmp_path, no_leaks):
     assert "Requirement already satisfied: pip" in paths.log.read_text()
     # the last step compiles the live solver; without numpy / numba it says so and the setup stands
     assert "live solver: numpy (No module named 'numpy')" in paths.log.read_text()
+    # the engine imports from any folder with the runtime's Python (`python -m inference` works)
+    out = subprocess.run([str(paths.python), "-c", "import inference; print(inference.__file__)"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=30)
+    assert Path(out.stdout.strip()).parent.parent == runtime.EXTENSION_ROOT, out.stderr
 
 
 def test_disable_kills_a_running_setup(installed_addon, runtime, tmp_path, no_leaks):
