@@ -22,8 +22,8 @@ import bpy
 import numpy as np
 
 from ..inference.core import rotations as rot
-from ..inference.core.layout import ARKIT_NAMES, NUM_ARKIT
-from ..inference.core.skeleton import JOINT_NAMES, NUM_JOINTS
+from ..inference.core.layout import ARKIT_NAMES, NUM_ARKIT, NUM_PARTS, PART_BODY, PART_FACE
+from ..inference.core.skeleton import JOINT_NAMES, JOINT_PART, NUM_JOINTS
 from .armature import expression_key_name, expression_prop_name
 from .convert import (blender_to_local_quats, bone_basis_quats, continuous_quats, from_blender_wxyz,
                       points_from_blender, root_locations, to_blender_wxyz, trans_from_root_locations)
@@ -104,27 +104,32 @@ def rig_info(obj: bpy.types.Object) -> RigInfo:
 
 
 # ---------------------------------------------------------------------------- live pose
+ALL_PARTS = (True,) * NUM_PARTS
+
+
 def apply_pose(obj: bpy.types.Object, quats: np.ndarray, trans: np.ndarray, rest_pelvis: np.ndarray,
                expression: np.ndarray | None = None, arkit: np.ndarray | None = None,
-               mesh_obj: bpy.types.Object | None = None) -> None:
+               mesh_obj: bpy.types.Object | None = None, parts: tuple[bool, ...] = ALL_PARTS) -> None:
     """Pose the armature now (live link, called every tick).
 
     quats: (55, 4) x, y, z, w SMPL-X local rotations (Y up); trans: (3,) SMPL translation;
     rest_pelvis: (3,) Y-up rest pelvis of the motion; expression: (E,) coefficients → ``expr_###``
     properties (and ``Exp###`` shape keys of ``mesh_obj``); arkit: (52,) weights → the ARKit properties.
+    parts: (4,) bool in ``part_valid`` order: what is posed (the rest is left as it is).
     """
     info = rig_info(obj)
     basis = bone_basis_quats(np.asarray(quats, dtype=np.float64)[None], info.bone_rest)[0]
     pbones = obj.pose.bones
-    if info.num_pose_bones == NUM_JOINTS:
-        flat = np.empty((NUM_JOINTS, 4), dtype=np.float32)
-    else:                                                   # extra bones: keep their rotations
-        flat = np.empty(info.num_pose_bones * 4, dtype=np.float32)
-        pbones.foreach_get("rotation_quaternion", flat)
-        flat = flat.reshape(-1, 4)
-    flat[info.pose_index] = to_blender_wxyz(basis)
+    flat = np.empty(info.num_pose_bones * 4, dtype=np.float32)
+    pbones.foreach_get("rotation_quaternion", flat)         # unposed parts and extra bones keep theirs
+    flat = flat.reshape(-1, 4)
+    posed = np.asarray(parts, bool)[JOINT_PART]
+    flat[info.pose_index[posed]] = to_blender_wxyz(basis[posed])
     pbones.foreach_set("rotation_quaternion", flat.ravel())
-    pbones[ROOT_BONE].location = root_locations(trans, rest_pelvis, info.bone_rest[0], info.armature_pelvis)
+    if parts[PART_BODY]:
+        pbones[ROOT_BONE].location = root_locations(trans, rest_pelvis, info.bone_rest[0], info.armature_pelvis)
+    if not parts[PART_FACE]:
+        arkit = expression = None
     if arkit is not None:
         for name, value in zip(ARKIT_NAMES, np.asarray(arkit, dtype=np.float64).tolist()):
             obj[name] = value
@@ -314,7 +319,7 @@ def _value_before(fc: bpy.types.FCurve, frame: float) -> float | None:
 
 
 def _previous_quats(rot_curves: list[list[bpy.types.FCurve]], frame: float) -> np.ndarray:
-    """(55, 4) x, y, z, w keyed basis quaternion of each bone just before ``frame``; zeros where
+    """(J, 4) x, y, z, w keyed basis quaternion of each bone just before ``frame``; zeros where
     none. ``rot_curves``: each bone's 4 ``rotation_quaternion`` curves in Blender's order (w first)."""
     prev = np.zeros((len(rot_curves), 4))
     for j, fcs in enumerate(rot_curves):                     # 55 bones × 4 curves
@@ -355,7 +360,8 @@ def _check_inputs(frames, quats, trans, expression, arkit):
 def write_keys(obj: bpy.types.Object, frames: np.ndarray, quats: np.ndarray, trans: np.ndarray,
                rest_pelvis: np.ndarray, expression: np.ndarray | None = None,
                arkit: np.ndarray | None = None, mesh_obj: bpy.types.Object | None = None,
-               action_name: str | None = None, replace_range: bool = True) -> bpy.types.Action:
+               action_name: str | None = None, replace_range: bool = True,
+               parts: tuple[bool, ...] = ALL_PARTS) -> bpy.types.Action:
     """Bulk-write keyframes for a clip (or one chunk of it) and return the armature's action.
 
     frames: (T,) float64 strictly increasing scene frames (``convert.times_to_frames``); quats:
@@ -364,7 +370,9 @@ def write_keys(obj: bpy.types.Object, frames: np.ndarray, quats: np.ndarray, tra
     key values (the shape-key datablock's own action); arkit: (T, 52) → the ARKit properties.
     replace_range: existing keys inside [frames[0], frames[-1]] are replaced (False: only keys at
     the written frames); keys outside, and other channels, are kept — so consecutive chunks append.
-    Quaternions are made hemisphere-continuous, also with the key before the chunk.
+    Quaternions are made hemisphere-continuous, also with the key before the chunk. parts: (4,)
+    bool in ``part_valid`` order: only their channels get keys (body: its joints and the root's
+    location; a hand: its fingers; face: jaw, eyes, ARKit, expression and shape keys).
     """
     frames, quats, trans = _check_inputs(frames, quats, trans, expression, arkit)
     info = rig_info(obj)
@@ -374,16 +382,21 @@ def write_keys(obj: bpy.types.Object, frames: np.ndarray, quats: np.ndarray, tra
     if frames.size == 0:
         return action
 
+    keyed = np.flatnonzero(np.asarray(parts, bool)[JOINT_PART])               # the joints that get keys
+    names = [JOINT_NAMES[j] for j in keyed]
     rot_curves = [[_ensure_fcurve(owner, layered, f'pose.bones["{n}"].rotation_quaternion', k, n)
-                   for k in range(4)] for n in JOINT_NAMES]
-    basis = bone_basis_quats(quats, info.bone_rest)                            # (T, 55, 4)
+                   for k in range(4)] for n in names]
+    basis = bone_basis_quats(quats, info.bone_rest)[:, keyed]                  # (T, J, 4)
     basis = continuous_quats(basis, previous=_previous_quats(rot_curves, frames[0]))
     basis = to_blender_wxyz(basis)                                             # F-curve index 0 = w
 
-    channels = [_Channel(f'pose.bones["{n}"].rotation_quaternion', k, n, basis[:, j, k])
-                for j, n in enumerate(JOINT_NAMES) for k in range(4)]
-    loc = root_locations(trans, rest_pelvis, info.bone_rest[0], info.armature_pelvis)
-    channels += [_Channel(f'pose.bones["{ROOT_BONE}"].location', k, ROOT_BONE, loc[:, k]) for k in range(3)]
+    channels = [_Channel(f'pose.bones["{n}"].rotation_quaternion', k, n, basis[:, i, k])
+                for i, n in enumerate(names) for k in range(4)]
+    if parts[PART_BODY]:
+        loc = root_locations(trans, rest_pelvis, info.bone_rest[0], info.armature_pelvis)
+        channels += [_Channel(f'pose.bones["{ROOT_BONE}"].location', k, ROOT_BONE, loc[:, k]) for k in range(3)]
+    if not parts[PART_FACE]:
+        arkit = expression = None
     if arkit is not None:
         arkit = np.asarray(arkit, dtype=np.float64)
         channels += [_Channel(f'["{n}"]', 0, ARKIT_GROUP, arkit[:, i]) for i, n in enumerate(ARKIT_NAMES)]

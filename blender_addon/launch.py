@@ -65,6 +65,12 @@ def options(props, mode: str, **extra) -> sess_mod.WorkerOptions:
                                   device=str(props.device).lower(), **extra)
 
 
+def parts(props) -> tuple[bool, bool, bool, bool]:
+    """What the panel's Body / Hands / Face boxes ask for, in ``part_valid`` order (body, left hand,
+    right hand, face): only these parts are posed and keyed."""
+    return bool(props.use_body), bool(props.use_hands), bool(props.use_hands), bool(props.use_face)
+
+
 def cache_paths(spec: str) -> tuple[str, str]:
     """Where a bake keeps its raw detections and its solved motion."""
     folder = user_dir() / "cache"

@@ -53,6 +53,7 @@ class Recorder:
     mesh_name: str = ""
     rest_pelvis: np.ndarray | None = None    # (3,) Y-up pelvis the records' trans refers to
     body_column: int = field(default_factory=lambda: sess_mod.part_valid_column(PART_BODY))
+    parts: tuple[bool, ...] = keys.ALL_PARTS   # (4,) what gets keys, ``part_valid`` order
 
     def add(self, times: np.ndarray, records: np.ndarray, rest_pelvis: np.ndarray | None = None) -> None:
         if rest_pelvis is not None:
@@ -81,7 +82,8 @@ class Recorder:
                                  self.frame_start)
         mesh = bpy.data.objects.get(self.mesh_name) if self.mesh_name else None
         pelvis = self.rest_pelvis if self.rest_pelvis is not None else rest_pelvis(obj)
-        keys.write_keys(obj, frames, a["quat"], a["trans"], pelvis, a["expression"], a["arkit"], mesh_obj=mesh)
+        keys.write_keys(obj, frames, a["quat"], a["trans"], pelvis, a["expression"], a["arkit"], mesh_obj=mesh,
+                        parts=self.parts)
         self.keyed += len(times)
         return len(times)
 
@@ -94,6 +96,7 @@ class Live:
     obj_name: str
     recorder: Recorder | None = None
     frames_applied: int = 0
+    parts: tuple[bool, ...] = keys.ALL_PARTS   # (4,) what is posed and recorded, ``part_valid`` order
 
 
 @dataclass
@@ -143,7 +146,7 @@ def tick(scene: bpy.types.Scene | None = None) -> dict:
     if latest is not None and obj is not None:
         a = sess_mod.records_to_arrays(latest[None])
         keys.apply_pose(obj, a["quat"][0], a["trans"][0], lv.session.rest_pelvis(), a["expression"][0],
-                        a["arkit"][0])
+                        a["arkit"][0], parts=lv.parts)
         lv.frames_applied += 1
         applied = 1
     if lv.session.finished:
@@ -184,11 +187,13 @@ def stop_timer() -> None:
 # ---------------------------------------------------------------------------------------------
 # live link
 # ---------------------------------------------------------------------------------------------
-def start_live(session: sess_mod.WorkerSession, obj: bpy.types.Object, use_timer: bool = True) -> Live:
+def start_live(session: sess_mod.WorkerSession, obj: bpy.types.Object, use_timer: bool = True,
+               parts: tuple[bool, ...] = keys.ALL_PARTS) -> Live:
+    """Drive ``obj`` from the session's newest frame; ``parts`` (4,) bool: what is posed and recorded."""
     global _LIVE
     stop_live()
     sess_mod.set_active(session)
-    _LIVE = Live(session=session, obj_name=obj.name)
+    _LIVE = Live(session=session, obj_name=obj.name, parts=tuple(parts))
     if use_timer:
         start_timer()
     return _LIVE
@@ -201,7 +206,8 @@ def set_recording(on: bool, scene: bpy.types.Scene, mesh_name: str = "") -> None
         return
     if on and lv.recorder is None:
         lv.session.read_new()   # frames before this moment are not part of the take
-        lv.recorder = Recorder(obj_name=lv.obj_name, frame_start=float(scene.frame_current), mesh_name=mesh_name)
+        lv.recorder = Recorder(obj_name=lv.obj_name, frame_start=float(scene.frame_current), mesh_name=mesh_name,
+                               parts=lv.parts)
     elif not on and lv.recorder is not None:
         lv.recorder.flush(scene, force=True)
         lv.recorder = None
@@ -237,10 +243,11 @@ def stop_all() -> None:
 # bake
 # ---------------------------------------------------------------------------------------------
 def start_bake(session: sess_mod.WorkerSession, obj: bpy.types.Object, scene: bpy.types.Scene,
-               out_npz: str, detections: str, mesh_name: str = "") -> Bake:
+               out_npz: str, detections: str, mesh_name: str = "", parts: tuple[bool, ...] = keys.ALL_PARTS) -> Bake:
+    """A bake into ``obj``; ``parts`` (4,) bool in ``part_valid`` order: what gets keys."""
     sess_mod.set_active(session)
     rec = Recorder(obj_name=obj.name, frame_start=float(scene.frame_start), time_origin=0.0,
-                   mesh_name=mesh_name)
+                   mesh_name=mesh_name, parts=tuple(parts))
     return Bake(session=session, recorder=rec, out_npz=out_npz, detections=detections)
 
 
@@ -269,7 +276,7 @@ def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
     if Path(job.out_npz).is_file():
         try:
             apply_motion_file(job.out_npz, bpy.data.objects[job.recorder.obj_name], scene,
-                              mesh_name=job.recorder.mesh_name)
+                              mesh_name=job.recorder.mesh_name, parts=job.recorder.parts)
         except InputError as exc:
             final.state, final.last_error = "failed", str(exc)
             return "failed"
@@ -277,9 +284,10 @@ def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
 
 
 def apply_motion_file(path: str, obj: bpy.types.Object, scene: bpy.types.Scene, mesh_name: str = "",
-                      frame_start: float | None = None) -> int:
-    """Key an engine npz onto ``obj`` (frames with a person only). Returns the number of keyed
-    frames; raises :class:`InputError` when ``path`` is not a capture file."""
+                      frame_start: float | None = None, parts: tuple[bool, ...] = keys.ALL_PARTS) -> int:
+    """Key an engine npz onto ``obj`` (frames with a person only; ``parts`` (4,) bool: which
+    parts get keys). Returns the number of keyed frames; raises :class:`InputError` when ``path``
+    is not a capture file."""
     m = Motion.from_npz(path)
     keep = np.asarray(m.valid, bool)
     if not keep.any():
@@ -290,6 +298,6 @@ def apply_motion_file(path: str, obj: bpy.types.Object, scene: bpy.types.Scene, 
     frames = times_to_frames(m.frame_times[keep], scene.render.fps, scene.render.fps_base, start)
     mesh = bpy.data.objects.get(mesh_name) if mesh_name else None
     keys.write_keys(obj, frames, quats, m.trans[keep], m.rest_joints[0], m.expression[keep],
-                    m.arkit[keep], mesh_obj=mesh)
+                    m.arkit[keep], mesh_obj=mesh, parts=parts)
     obj["smplx_mocap_motion"] = str(path)
     return T

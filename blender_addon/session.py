@@ -31,6 +31,8 @@ from ..inference.stream.ring import Ring
 EXTENSION_ROOT = Path(__file__).resolve().parents[1]
 #: A worker whose heartbeat is older than this is reported as stalled.
 HEARTBEAT_TIMEOUT_S = 5.0
+#: The bundled MediaPipe detector has no GPU path: asked for the GPU, the worker runs on the CPU.
+GPU_NOTE = "GPU not available for the bundled detector: running on the CPU"
 RING_SLOTS = {"live": 8, "bake": 256, "resolve": 8}
 
 
@@ -49,6 +51,7 @@ class Status:
     dropped: int = 0
     progress: tuple[int, int] = (0, 0)
     last_error: str = ""
+    note: str = ""                   # what the user should know that is not an error (e.g. no GPU)
 
     def line(self) -> str:
         if self.state == "idle":
@@ -57,8 +60,9 @@ class Status:
         parts = [self.state, f"{self.fps:.1f} fps", f"{self.latency_ms:.0f} ms", f"dropped {self.dropped}"]
         if total:
             parts.append(f"{done}/{total}")
-        if self.last_error:
-            parts.append(self.last_error)
+        for text in (self.note, self.last_error):
+            if text:
+                parts.append(text)
         return " · ".join(parts)
 
 
@@ -257,6 +261,8 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
         raise SessionError(f"could not start the worker with '{python}': {exc.strerror or exc}") from None
     sess = WorkerSession(options=options, ring=ring, process=proc, log_path=log_path, registry=registry)
     sess.status.state = "starting"
+    if options.device.lower() == "gpu" and options.mode != "resolve":
+        sess.status.note = GPU_NOTE
     return sess
 
 

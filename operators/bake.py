@@ -100,7 +100,8 @@ class MOCAP_OT_bake(_WorkerJobMixin, bpy.types.Operator):
         session, obj = launch.start("bake", context, source=spec, detections=detections, out=out,
                                     max_frames=self.max_frames)
         obj["smplx_mocap_detections"] = detections
-        return pump.start_bake(session, obj, context.scene, out, detections, launch.mesh_of(obj))
+        return pump.start_bake(session, obj, context.scene, out, detections, launch.mesh_of(obj),
+                               parts=launch.parts(props))
 
 
 class MOCAP_OT_resolve(_WorkerJobMixin, bpy.types.Operator):
@@ -121,7 +122,8 @@ class MOCAP_OT_resolve(_WorkerJobMixin, bpy.types.Operator):
         detections = str(obj["smplx_mocap_detections"])
         _, out = launch.cache_paths(detections.replace(".detections.npz", ""))
         session, obj = launch.start("resolve", context, source="", detections=detections, out=out)
-        return pump.start_bake(session, obj, context.scene, out, detections, launch.mesh_of(obj))
+        return pump.start_bake(session, obj, context.scene, out, detections, launch.mesh_of(obj),
+                               parts=launch.parts(props))
 
 
 CLASSES = (MOCAP_OT_bake, MOCAP_OT_resolve)

@@ -30,7 +30,7 @@ class MOCAP_OT_live_start(bpy.types.Operator):
         except (launch.LaunchError, sess_mod.SessionError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        pump.start_live(session, obj, use_timer=self.use_timer)
+        pump.start_live(session, obj, use_timer=self.use_timer, parts=launch.parts(props))
         if props.record:
             pump.set_recording(True, context.scene, launch.mesh_of(obj))
         self.report({"INFO"}, f"live link started on '{obj.name}'")

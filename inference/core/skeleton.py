@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rotations as rot
+from .layout import PART_BODY, PART_FACE, PART_LEFT_HAND, PART_RIGHT_HAND
 
 JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
@@ -44,6 +45,13 @@ FACE_JOINTS = np.array([22, 23, 24])   # jaw, eyes
 #: The jaw and the two eyes (left, right): the face's joints, posed by the face stage.
 JAW = JOINT_INDEX["jaw"]
 EYES = np.array([JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["right_eye_smplhf"]])
+#: (55,) int the part of each joint in ``part_valid`` order (core/layout.PARTS): body 0..21,
+#: face 22..24 (jaw, eyes), left hand 25..39, right hand 40..54.
+JOINT_PART = np.empty(NUM_JOINTS, dtype=np.int64)
+JOINT_PART[BODY_JOINTS] = PART_BODY
+JOINT_PART[FACE_JOINTS] = PART_FACE
+JOINT_PART[LEFT_HAND_JOINTS] = PART_LEFT_HAND
+JOINT_PART[RIGHT_HAND_JOINTS] = PART_RIGHT_HAND
 #: Body + hands: the 52 SMPL-H joints (what round-trip MPJPE is measured on).
 SMPLH_JOINTS = np.concatenate([BODY_JOINTS, HAND_JOINTS])
 

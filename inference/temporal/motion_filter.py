@@ -27,18 +27,11 @@ import numpy as np
 
 from ..core.layout import NUM_ARKIT, NUM_EXPRESSION, NUM_PARTS, PART_BODY, PART_FACE, PART_LEFT_HAND, PART_RIGHT_HAND
 from ..core.rotations import quat_exp, quat_normalize, rowdot, slerp
-from ..core.skeleton import (BODY_JOINTS, DEFAULT_REST, FACE_JOINTS, FINGERS, JOINT_INDEX, LEFT_HAND_JOINTS,
-                             NUM_JOINTS, RIGHT_HAND_JOINTS)
+from ..core.skeleton import DEFAULT_REST, FINGERS, JOINT_INDEX, JOINT_PART, NUM_JOINTS
 from .one_euro import OneEuroParams, one_euro_update, quat_one_euro_update
 
 
 
-#: (55,) int part of each joint: body 0..21, face 22..24 (jaw, eyes), left hand 25..39, right 40..54.
-JOINT_PART = np.empty(NUM_JOINTS, dtype=np.int64)
-JOINT_PART[BODY_JOINTS] = PART_BODY
-JOINT_PART[FACE_JOINTS] = PART_FACE
-JOINT_PART[LEFT_HAND_JOINTS] = PART_LEFT_HAND
-JOINT_PART[RIGHT_HAND_JOINTS] = PART_RIGHT_HAND
 _JOINT_ONEHOT = np.eye(NUM_PARTS)[JOINT_PART]             # (55, 4)
 
 

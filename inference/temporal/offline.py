@@ -12,7 +12,8 @@ import numpy as np
 
 from ..core.layout import PART_FACE, PART_LEFT_HAND, PART_RIGHT_HAND
 from ..core.rotations import slerp
-from .motion_filter import JOINT_PART, MotionFilter
+from ..core.skeleton import JOINT_PART
+from .motion_filter import MotionFilter
 
 #: Gaps in a hand or the face up to this long (seconds) are bridged in the batch path.
 MAX_BRIDGED_GAP_S = 0.5

@@ -196,6 +196,35 @@ def test_bulk_keys_evaluate_to_forward_kinematics_and_read_back(ctx, amass):
     assert np.all(np.sum(basis[1:] * basis[:-1], -1) >= 0.0)         # hemisphere-continuous keys
 
 
+def test_unticked_parts_get_no_keys_and_are_not_posed(ctx, amass):
+    """The panel's Body / Hands / Face boxes: a part that is off gets no F-curve at all (nothing
+    written over existing animation) and the live pose leaves its bones and properties alone."""
+    quats, trans = amass
+    frames = np.arange(1, 11, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    arkit, expr = rng.random((10, NUM_ARKIT)), rng.normal(size=(10, NUM_EXPRESSION))
+    part_of = dict(zip(JOINT_NAMES, skeleton.JOINT_PART))
+    for parts in ((True, False, False, False), (False, True, True, False), (False, False, False, True)):
+        obj = armature.build_armature(ctx, name=f"parts{parts}")
+        keys.write_keys(obj, frames, quats[:10], trans[:10], REST_PELVIS, expression=expr, arkit=arkit, parts=parts)
+        paths = {p for p, _ in keys.fcurves_of(obj)}
+        bones = {p.split('"')[1] for p in paths if p.startswith("pose.bones") and p.endswith("rotation_quaternion")}
+        assert bones == {n for n in JOINT_NAMES if parts[part_of[n]]}, parts
+        assert (f'pose.bones["{keys.ROOT_BONE}"].location' in paths) == parts[layout.PART_BODY]
+        assert ('["jawOpen"]' in paths) == ('["expr_000"]' in paths) == parts[layout.PART_FACE]
+
+    obj = armature.build_armature(ctx, name="live")
+    no_hands = (True, False, False, True)
+    keys.apply_pose(obj, quats[20], trans[20], REST_PELVIS, expression=np.full(NUM_EXPRESSION, 0.5),
+                    arkit=np.full(NUM_ARKIT, 0.5), parts=no_hands)
+    pb = obj.pose.bones
+    assert tuple(pb["left_index1"].rotation_quaternion) == (1.0, 0.0, 0.0, 0.0)
+    assert tuple(pb["left_hip"].rotation_quaternion) != (1.0, 0.0, 0.0, 0.0) and obj["jawOpen"] == 0.5
+    keys.apply_pose(obj, quats[21], trans[21], REST_PELVIS, arkit=np.full(NUM_ARKIT, 0.9),
+                    parts=(True, True, True, False))
+    assert obj["jawOpen"] == 0.5                                   # face off: the property is left alone
+
+
 def test_fractional_frames_from_real_times(ctx, amass):
     quats, trans = amass
     obj = armature.build_armature(ctx)

@@ -138,6 +138,22 @@ def test_live_link_records_every_frame_of_a_looping_clip(installed_addon, worker
 
 
 @pytest.mark.skipif(not MEGAMIND.is_file(), reason="shared data missing")
+def test_a_gpu_the_detector_cannot_use_is_said_in_the_status_line(installed_addon, worker_python, frames_folder,
+                                                                  no_leaks):
+    session, launch = addon("blender_addon.session"), addon("blender_addon.launch")
+    opts = session.WorkerOptions(mode="live", source=str(frames_folder), device="GPU")
+    sess = session.start(worker_python, opts, launch.user_dir())
+    try:
+        assert session.GPU_NOTE in sess.poll().line()
+    finally:
+        sess.stop()
+    cpu = session.start(worker_python, session.WorkerOptions(mode="live", source=str(frames_folder)), launch.user_dir())
+    try:
+        assert session.GPU_NOTE not in cpu.poll().line()
+    finally:
+        cpu.stop()
+
+
 def test_killed_worker_mid_bake_keeps_keys(installed_addon, worker_python, no_leaks):
     setup_capture(worker_python, MEGAMIND)
     session = addon("blender_addon.session")

@@ -6,7 +6,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from inference.core.rotations import quat_angle, quat_exp, quat_mul, slerp
-from inference.temporal.motion_filter import JOINT_PART, MotionFilter, params_for, relaxed_hand_pose
+from inference.core.skeleton import JOINT_PART
+from inference.temporal.motion_filter import MotionFilter, params_for, relaxed_hand_pose
 from inference.temporal.offline import gaussian_smooth, target_sigma
 from inference.core.layout import PART_LEFT_HAND as LEFT_HAND, PART_RIGHT_HAND as RIGHT_HAND
 from inference.temporal.one_euro import OneEuro, OneEuroParams, QuatOneEuro
