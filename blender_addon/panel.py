@@ -15,7 +15,7 @@ ACTIONS = (
     ("mocap.live_start", "MOCAP_OT_live_start", "Start Live", "PLAY"),
     ("mocap.live_stop", "MOCAP_OT_live_stop", "Stop Live", "PAUSE"),
     ("mocap.record_toggle", "MOCAP_OT_record_toggle", "Record", "REC"),
-    ("mocap.bake", "MOCAP_OT_bake", "Bake to Action", "ACTION"),
+    ("mocap.bake", "MOCAP_OT_bake", "Bake Video to Action", "ACTION"),
     ("mocap.resolve", "MOCAP_OT_resolve", "Re-solve Bake", "FILE_REFRESH"),
 )
 

@@ -108,6 +108,7 @@ class Bake:
     out_npz: str
     detections: str
     cancelled: bool = False
+    final_keyed: int = 0        # frames keyed from the final solve (the file ``out_npz``)
 
 
 _LIVE: Live | None = None
@@ -154,6 +155,9 @@ def tick(scene: bpy.types.Scene | None = None) -> dict:
             lv.recorder.flush(scene, force=True)
         sess_mod.end_active()
         _LIVE = None
+        props = getattr(scene, "smplx_mocap", None)
+        if props is not None:
+            props.record = False            # nothing records any more: the button must not show pressed
     return {"state": st.state, "applied": applied, "keyed": keyed, "dropped": st.dropped}
 
 
@@ -275,8 +279,8 @@ def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
         return "failed"
     if Path(job.out_npz).is_file():
         try:
-            apply_motion_file(job.out_npz, bpy.data.objects[job.recorder.obj_name], scene,
-                              mesh_name=job.recorder.mesh_name, parts=job.recorder.parts)
+            job.final_keyed = apply_motion_file(job.out_npz, bpy.data.objects[job.recorder.obj_name], scene,
+                                                mesh_name=job.recorder.mesh_name, parts=job.recorder.parts)
         except InputError as exc:
             final.state, final.last_error = "failed", str(exc)
             return "failed"

@@ -52,12 +52,16 @@ class Status:
     progress: tuple[int, int] = (0, 0)
     last_error: str = ""
     note: str = ""                   # what the user should know that is not an error (e.g. no GPU)
+    mode: str = ""                   # live, bake, resolve: latency means something for live only
 
     def line(self) -> str:
         if self.state == "idle":
             return "idle" + (f" — last error: {self.last_error}" if self.last_error else "")
         done, total = self.progress
-        parts = [self.state, f"{self.fps:.1f} fps", f"{self.latency_ms:.0f} ms", f"dropped {self.dropped}"]
+        parts = [self.state, f"{self.fps:.1f} fps"]
+        if self.mode == "live":
+            parts.append(f"{self.latency_ms:.0f} ms")
+        parts.append(f"dropped {self.dropped}")
         if total:
             parts.append(f"{done}/{total}")
         for text in (self.note, self.last_error):
@@ -261,6 +265,7 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
         raise SessionError(f"could not start the worker with '{python}': {exc.strerror or exc}") from None
     sess = WorkerSession(options=options, ring=ring, process=proc, log_path=log_path, registry=registry)
     sess.status.state = "starting"
+    sess.status.mode = options.mode
     if options.device.lower() == "gpu" and options.mode != "resolve":
         sess.status.note = GPU_NOTE
     return sess
@@ -285,6 +290,12 @@ def set_active(sess: WorkerSession | None) -> None:
 def status() -> Status:
     """Status of the active session, or of the last one that ended."""
     return _ACTIVE.status if _ACTIVE is not None else _LAST_STATUS
+
+
+def start_failed(message: str) -> None:
+    """A start that failed: the status line shows this error, not the last session's."""
+    global _LAST_STATUS
+    _LAST_STATUS = Status(last_error=message)
 
 
 def end_active() -> Status:

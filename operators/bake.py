@@ -28,7 +28,11 @@ class _WorkerJobMixin:
         job = self._job
         keyed = job.recorder.keyed if job else 0
         if result == "done":
-            self.report({"INFO"}, f"{self.bl_label}: {keyed} frame(s) streamed, action updated")
+            obj = bpy.data.objects.get(job.recorder.obj_name)
+            action = obj.animation_data.action if obj is not None and obj.animation_data else None
+            where = f"action '{action.name}' of '{obj.name}'" if action is not None else f"'{job.recorder.obj_name}'"
+            self.report({"INFO"}, f"{self.bl_label}: {job.final_keyed} frame(s) keyed into {where}; "
+                                  f"motion file {job.out_npz}")
             return {"FINISHED"}
         if result == "cancelled":
             self.report({"WARNING"}, f"{self.bl_label} cancelled: the {keyed} frame(s) baked so far are kept")
@@ -42,6 +46,7 @@ class _WorkerJobMixin:
         try:
             self._job = self._begin(context)
         except (launch.LaunchError, sess_mod.SessionError) as exc:
+            sess_mod.start_failed(str(exc))
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         while True:
@@ -54,6 +59,7 @@ class _WorkerJobMixin:
         try:
             self._job = self._begin(context)
         except (launch.LaunchError, sess_mod.SessionError) as exc:
+            sess_mod.start_failed(str(exc))
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         wm = context.window_manager

@@ -28,6 +28,7 @@ class MOCAP_OT_live_start(bpy.types.Operator):
             loop = self.loop and props.source_type != "WEBCAM"
             session, obj = launch.start("live", context, loop=loop)
         except (launch.LaunchError, sess_mod.SessionError) as exc:
+            sess_mod.start_failed(str(exc))
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         pump.start_live(session, obj, use_timer=self.use_timer, parts=launch.parts(props))

@@ -24,9 +24,12 @@ class CaptureResult:
 
 
 def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: float = 30.0,
-                  max_frames: int | None = None, progress: bool = True
+                  max_frames: int | None = None, progress: bool = True,
+                  should_stop: Callable[[], bool] | None = None
                   ) -> tuple[DetectionSeq, tuple[int, int], np.ndarray | None, int]:
-    """Run the detector over every frame of ``spec``. Ctrl-C stops and keeps what was captured.
+    """Run the detector over every frame of ``spec``. Ctrl-C (KeyboardInterrupt), or
+    ``should_stop()`` turning true between frames, stops and keeps what was captured; with nothing
+    captured yet it raises KeyboardInterrupt.
 
     Returns the detections, the image size, the best frame for a preview (most visible body) and
     its index in the detections.
@@ -42,6 +45,8 @@ def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: 
         detector = MediaPipeHolisticDetector(static_images=src.kind in ("image", "folder"), hands=hands, face=face)
         try:
             for frame in src:
+                if should_stop is not None and should_stop():
+                    raise KeyboardInterrupt
                 det = detect(detector, frame)
                 dets.append(det)
                 score = float(det.kp2d[BODY, 2].sum()) + det.present[PART_LEFT_HAND:].sum()   # body, hands, face
@@ -67,14 +72,16 @@ def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: 
 def run_capture(spec: str, model_path: str | None = None, fov_deg: float | None = None,
                 hands: bool = True, face: bool = True, smoothing: float = 0.5, folder_fps: float = 30.0,
                 max_frames: int | None = None, progress: bool = True, preview_path: str | None = None,
-                on_detected: Callable[[int], None] | None = None) -> CaptureResult:
+                on_detected: Callable[[int], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> CaptureResult:
     """Capture one input into a :class:`Motion` (and optionally a preview PNG). ``on_detected(n)``
-    is called once the detector is done with the n frames it captured, before the solve."""
+    is called once the detector is done with the n frames it captured, before the solve;
+    ``should_stop`` see :func:`detect_source`."""
     model = None
     if model_path:
         from ..body.body_model import load_smplx
         model = load_smplx(model_path, load_posedirs=False)
-    seq, size, best_img, best_idx = detect_source(spec, hands, face, folder_fps, max_frames, progress)
+    seq, size, best_img, best_idx = detect_source(spec, hands, face, folder_fps, max_frames, progress, should_stop)
     if on_detected is not None:
         on_detected(len(seq))
     camera = Camera.from_fov(size[0], size[1], fov_deg or DEFAULT_FOV_DEG)

@@ -5,9 +5,11 @@ Every argument is checked before any work starts. Any :class:`~inference.core.er
 detector's native log lines are kept off the terminal. The output is written to a temporary file
 and renamed, so a failed run leaves no file behind and an existing output untouched.
 
-Interrupts (Ctrl-C, SIGTERM): during detection they stop the capture and the frames captured so
-far are solved and saved; once detection is over they are held until the file is written; with
-nothing captured yet the run ends with exit code 130 and one line.
+Interrupts (Ctrl-C, SIGTERM) never raise inside library code (a KeyboardInterrupt thrown into
+MediaPipe's import or its callbacks can be swallowed with a traceback): they set a flag the
+capture checks between frames. During detection they stop it and the frames captured so far are
+solved and saved; once detection is over the file is still written; with nothing captured yet the
+run ends with exit code 130 and one line.
 """
 from __future__ import annotations
 
@@ -61,19 +63,17 @@ def default_out(spec: str) -> Path:
 
 
 class _Interrupts:
-    """SIGINT / SIGTERM as KeyboardInterrupt while frames are captured; held (noted, not raised)
-    from the end of detection until the output is written, so what was captured is kept whole."""
+    """SIGINT / SIGTERM noted, never raised: the capture stops at the next frame
+    (:attr:`requested`); from the end of detection on, the output is finished and written."""
 
     def __init__(self) -> None:
+        self.requested = False
         self.hold = False
-        self.held = False
 
     def __call__(self, signum, frame) -> None:
-        if not self.hold:
-            raise KeyboardInterrupt
-        if not self.held:
-            self.held = True
+        if self.hold and not self.requested:
             print("interrupted: finishing the solve and the file of the frames already captured", file=sys.stderr)
+        self.requested = True
 
     def install(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -122,11 +122,14 @@ def capture(args: argparse.Namespace, interrupts: _Interrupts) -> Path:
 
     def detected(frames: int) -> None:
         interrupts.hold = True
+        interrupts.requested = False     # what stopped the detector is spent; a later one is held
 
+    if interrupts.requested:
+        raise KeyboardInterrupt
     result = run_capture(args.input, model_path=args.model, fov_deg=args.fov, hands=not args.no_hands,
                          face=not args.no_face, smoothing=args.smoothing, folder_fps=args.folder_fps,
                          max_frames=args.max_frames, progress=not args.quiet, preview_path=args.preview,
-                         on_detected=detected)
+                         on_detected=detected, should_stop=lambda: interrupts.requested)
     result.motion.save(out)
     valid = int(result.motion.valid.sum())
     if valid == 0:

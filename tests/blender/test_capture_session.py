@@ -154,6 +154,20 @@ def test_a_gpu_the_detector_cannot_use_is_said_in_the_status_line(installed_addo
         cpu.stop()
 
 
+def test_status_says_what_matters_and_a_failed_start_replaces_the_old_error(installed_addon, worker_python, tmp_path):
+    session = addon("blender_addon.session")
+    live = session.Status(state="running", mode="live", fps=20.0, latency_ms=35.0).line()
+    bake = session.Status(state="running", mode="bake", fps=20.0, latency_ms=35.0, progress=(3, 9)).line()
+    assert "35 ms" in live and " ms" not in bake and "3/9" in bake
+    session.start_failed("an earlier error")
+    props = setup_capture(worker_python, tmp_path / "missing.mp4")
+    assert props.video_path.endswith("missing.mp4")
+    with pytest.raises(RuntimeError):            # the operator reports the error (and cancels)
+        bpy.ops.mocap.bake()
+    line = session.status().line()
+    assert "missing.mp4" in line and "an earlier error" not in line, line
+
+
 def test_killed_worker_mid_bake_keeps_keys(installed_addon, worker_python, no_leaks):
     setup_capture(worker_python, MEGAMIND)
     session = addon("blender_addon.session")
