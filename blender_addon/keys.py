@@ -120,10 +120,10 @@ def apply_pose(obj: bpy.types.Object, quats: np.ndarray, trans: np.ndarray, rest
     info = rig_info(obj)
     basis = bone_basis_quats(np.asarray(quats, dtype=np.float64)[None], info.bone_rest)[0]
     pbones = obj.pose.bones
-    flat = np.empty(info.num_pose_bones * 4, dtype=np.float32)
-    pbones.foreach_get("rotation_quaternion", flat)         # unposed parts and extra bones keep theirs
-    flat = flat.reshape(-1, 4)
     posed = np.asarray(parts, bool)[JOINT_PART]
+    flat = np.empty((info.num_pose_bones, 4), dtype=np.float32)
+    if info.num_pose_bones != NUM_JOINTS or not posed.all():  # unposed parts and extra bones keep theirs
+        pbones.foreach_get("rotation_quaternion", flat.ravel())
     flat[info.pose_index[posed]] = to_blender_wxyz(basis[posed])
     pbones.foreach_set("rotation_quaternion", flat.ravel())
     if parts[PART_BODY]:

@@ -21,7 +21,7 @@ from .images import IMAGE_EXTENSIONS, ImageSource, decode_image, looks_like_imag
 from .video import VideoSource, open_video
 from .webcam import open_webcam
 
-__all__ = ["open_source", "Source", "IMAGE_EXTENSIONS"]
+__all__ = ["open_source"]
 
 _MAX_SNIFF_IMAGE_BYTES = 256 << 20  # a file with no image signature is decoded as a picture
 #                                      only below this size (avoids reading a big video into RAM)
