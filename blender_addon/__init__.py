@@ -4,7 +4,9 @@
 registered are unregistered again and the error propagates (Blender reports it). ``unregister`` goes
 in reverse over what did register, never raises, stops the capture (:func:`shutdown_session`: the
 live link, then the child process and its shared memory) and removes the ``load_pre`` handler, which
-stops the capture when another .blend file is loaded.
+stops the capture when another .blend file is loaded, and the ``undo_post`` / ``redo_post`` handler,
+which clears a finished capture's status line (it may describe a bake that was undone), and the
+``save_pre`` / ``save_post`` handlers, which keep a bake's files beside the saved .blend (``cache``).
 """
 from __future__ import annotations
 
@@ -44,6 +46,35 @@ def _on_load_pre(*_args) -> None:
     shutdown_session()
 
 
+def _call(module: str, func: str, *args) -> None:
+    """``module.func(*args)`` for a handler: a failure is printed, never raised (it must not break
+    undo or saving)."""
+    try:
+        getattr(importlib.import_module(f".{module}", __package__), func)(*args)
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+
+
+@persistent
+def _on_undo_redo(*_args) -> None:
+    _call("session", "forget_finished")
+
+
+@persistent
+def _on_save_pre(filepath="", *_args) -> None:
+    _call("cache", "keep_with_blend", filepath)
+
+
+@persistent
+def _on_save_post(filepath="", *_args) -> None:
+    _call("cache", "after_save", filepath)
+
+
+#: (handler list name, function) registered by :func:`register`, removed by :func:`unregister`.
+_HANDLERS = (("load_pre", _on_load_pre), ("undo_post", _on_undo_redo), ("redo_post", _on_undo_redo),
+             ("save_pre", _on_save_pre), ("save_post", _on_save_post))
+
+
 def register() -> None:
     for name in MODULES:
         try:
@@ -53,18 +84,22 @@ def register() -> None:
             unregister()
             raise
         _registered.append(mod)
-    if not any(_is_our_handler(h) for h in bpy.app.handlers.load_pre):
-        bpy.app.handlers.load_pre.append(_on_load_pre)
+    for list_name, func in _HANDLERS:
+        handlers = getattr(bpy.app.handlers, list_name)
+        if not any(_is_our_handler(h, func) for h in handlers):
+            handlers.append(func)
 
 
-def _is_our_handler(fn) -> bool:
+def _is_our_handler(fn, func) -> bool:
     """Also matches the handler of an earlier import of this module (after a reload)."""
-    return getattr(fn, "__module__", None) == __name__ and getattr(fn, "__name__", None) == _on_load_pre.__name__
+    return getattr(fn, "__module__", None) == __name__ and getattr(fn, "__name__", None) == func.__name__
 
 
 def unregister() -> None:
-    for fn in [h for h in bpy.app.handlers.load_pre if _is_our_handler(h)]:
-        bpy.app.handlers.load_pre.remove(fn)
+    for list_name, func in _HANDLERS:
+        handlers = getattr(bpy.app.handlers, list_name)
+        for fn in [h for h in handlers if _is_our_handler(h, func)]:
+            handlers.remove(fn)
     shutdown_session()
     while _registered:
         mod = _registered.pop()

@@ -22,10 +22,15 @@ import numpy as np
 
 from ..inference.core.layout import ARKIT_NAMES, NUM_EXPRESSION
 from ..inference.core.skeleton import DEFAULT_REST, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS
-from .convert import C, points_to_blender
+from .convert import C, points_from_blender, points_to_blender
 
 #: Custom property on the armature object: the joint order its bones follow.
 JOINT_NAMES_PROP = "smplx_joint_names"
+#: Optional root-motion bone: on the floor at the origin, parent of the pelvis, never rotated; it
+#: carries the motion over the floor and the pelvis keeps its height (game engines' root motion).
+ROOT_MOTION_BONE = "root"
+#: Its length as a fraction of the skeleton height (it points forward, like the body).
+_ROOT_BONE_LENGTH = 0.15
 #: Custom property on the armature object: how many ``expr_###`` properties it has.
 NUM_EXPRESSION_PROP = "smplx_num_expression"
 
@@ -34,6 +39,9 @@ def expression_prop_name(i: int) -> str:
     """Name of the i-th expression custom property on the armature object (``expr_000``)."""
     return f"expr_{i:03d}"
 
+
+#: Rest joints closer than this to the bones' heads are taken as already fitted (metres).
+REST_TOLERANCE_M = 1e-5
 
 NUM_SHAPE_KEYS = 10   # betas exposed as shape keys (the first ten carry almost all of the shape)
 
@@ -151,8 +159,9 @@ def _link(context: bpy.types.Context, obj: bpy.types.Object, collection) -> None
     coll.objects.link(obj)
 
 
-def _build_bones(context: bpy.types.Context, obj: bpy.types.Object, layout: BoneLayout) -> None:
-    """Create the 55 edit bones (needs edit mode on ``obj``)."""
+def _edit_bones(context: bpy.types.Context, obj: bpy.types.Object, edit) -> None:
+    """Run ``edit(obj.data.edit_bones)`` in edit mode on ``obj``, then return to object mode with
+    the previously active object active again."""
     view_layer = context.view_layer
     previous = view_layer.objects.active
     if previous is not None and previous.mode != "OBJECT":
@@ -162,26 +171,81 @@ def _build_bones(context: bpy.types.Context, obj: bpy.types.Object, layout: Bone
     with context.temp_override(active_object=obj, object=obj):
         bpy.ops.object.mode_set(mode="EDIT")
         try:
-            ebones = obj.data.edit_bones
-            made = []
-            for j, name in enumerate(JOINT_NAMES):
-                eb = ebones.new(name)
-                eb.head = layout.heads[j]
-                eb.tail = layout.tails[j]
-                eb.align_roll(layout.roll_axes[j])
-                eb.use_connect = False
-                eb.use_deform = True
-                if PARENTS[j] >= 0:
-                    eb.parent = made[PARENTS[j]]
-                made.append(eb)
+            edit(obj.data.edit_bones)
         finally:
             bpy.ops.object.mode_set(mode="OBJECT")
     view_layer.objects.active = previous if previous is not None else obj
 
 
+def _place(eb, layout: BoneLayout, j: int) -> None:
+    eb.head = layout.heads[j]
+    eb.tail = layout.tails[j]
+    eb.align_roll(layout.roll_axes[j])
+
+
+def _build_bones(context: bpy.types.Context, obj: bpy.types.Object, layout: BoneLayout,
+                 root_bone: bool = False) -> None:
+    """Create the 55 edit bones (and, with ``root_bone``, :data:`ROOT_MOTION_BONE` as the pelvis's parent)."""
+    def edit(ebones):
+        made = []
+        for j, name in enumerate(JOINT_NAMES):
+            eb = ebones.new(name)
+            _place(eb, layout, j)
+            eb.use_connect = False
+            eb.use_deform = True
+            if PARENTS[j] >= 0:
+                eb.parent = made[PARENTS[j]]
+            made.append(eb)
+        if root_bone:
+            height = float(np.ptp(layout.heads[:, 2])) or 1.0
+            root = ebones.new(ROOT_MOTION_BONE)
+            root.head = (0.0, 0.0, 0.0)
+            root.tail = tuple(points_to_blender(_FORWARD * _ROOT_BONE_LENGTH * height))
+            root.align_roll(tuple(points_to_blender(_UP)))
+            root.use_deform = False
+            made[0].parent = root
+    _edit_bones(context, obj, edit)
+
+
+def rest_heads(obj: bpy.types.Object) -> np.ndarray:
+    """(55, 3) float64 Y-up rest heads of the SMPL-X bones of ``obj`` (armature space)."""
+    bones = obj.data.bones
+    return points_from_blender(np.array([bones[name].head_local for name in JOINT_NAMES], np.float64))
+
+
+def fit_rest(context: bpy.types.Context, obj: bpy.types.Object, rest_joints: np.ndarray,
+             betas: np.ndarray | None = None) -> bool:
+    """Re-proportion an armature built by :func:`build_armature` to a capture's rest joints, so
+    its posed joints are where the engine put them: bone heads, tails and rolls as
+    :func:`build_armature` makes them for ``rest_joints`` (55, 3) Y-up metres, and the skinned
+    mesh's ``Shape###`` keys set to ``betas`` (b,) (its shape then follows the bones).
+
+    Other armatures (no :data:`JOINT_NAMES_PROP`) are left alone. Returns True when bones moved.
+    """
+    rest = np.asarray(rest_joints, np.float64)
+    if JOINT_NAMES_PROP not in obj or rest.shape != (NUM_JOINTS, 3) or not np.all(np.isfinite(rest)):
+        return False
+    mesh = smplx_mesh(obj)
+    if mesh is not None and betas is not None:
+        blocks = mesh.data.shape_keys.key_blocks
+        for i, value in enumerate(np.asarray(betas, np.float64).reshape(-1).tolist()):
+            kb = blocks.get(shape_key_name(i))
+            if kb is not None:
+                kb.value = value
+    if np.abs(rest_heads(obj) - rest).max() < REST_TOLERANCE_M:
+        return False
+    layout = bone_layout(rest)
+
+    def edit(ebones):
+        for j, name in enumerate(JOINT_NAMES):
+            _place(ebones[name], layout, j)
+    _edit_bones(context, obj, edit)
+    return True
+
+
 def build_armature(context: bpy.types.Context, name: str = "SMPLX", rest_joints: np.ndarray | None = None,
                    model=None, betas: np.ndarray | None = None, collection=None,
-                   num_expression: int | None = None) -> bpy.types.Object:
+                   num_expression: int | None = None, root_bone: bool = False) -> bpy.types.Object:
     """Create an SMPL-X armature object (and, with ``model``, its skinned child mesh).
 
     rest_joints: (55, 3) Y-up metres (default ``DEFAULT_REST``; ignored when ``model`` is given, the
@@ -189,7 +253,7 @@ def build_armature(context: bpy.types.Context, name: str = "SMPLX", rest_joints:
     or None; betas: (b,) shape coefficients baked into the mesh; collection: where to link the
     objects (default: the context's collection); num_expression: ``expr_###`` properties /
     ``Exp###`` shape keys to create (default: the engine's width ``NUM_EXPRESSION``, at most the
-    model's). Returns the armature object, left in object mode.
+    model's); root_bone: add :data:`ROOT_MOTION_BONE`. Returns the armature object, left in object mode.
     """
     if model is not None:
         rest = model.rest_joints(betas)
@@ -204,7 +268,7 @@ def build_armature(context: bpy.types.Context, name: str = "SMPLX", rest_joints:
     arm = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, arm)
     _link(context, obj, collection)
-    _build_bones(context, obj, bone_layout(rest))
+    _build_bones(context, obj, bone_layout(rest), root_bone)
     for pb in obj.pose.bones:
         pb.rotation_mode = "QUATERNION"
     obj[JOINT_NAMES_PROP] = list(JOINT_NAMES)

@@ -88,20 +88,41 @@ def root_locations(trans: np.ndarray, rest_pelvis: np.ndarray, bone_rest0: np.nd
     rest orientation; armature_pelvis: (3,) Y-up rest head of the armature's root bone (default:
     ``rest_pelvis``, i.e. the armature was built from the same rest skeleton). Returns (T, 3) or (3,).
     """
-    trans = np.asarray(trans, dtype=np.float64)
+    return _pelvis_offset(trans, rest_pelvis, armature_pelvis) @ _bone_maps(bone_rest0).T
+
+
+def _pelvis_offset(trans: np.ndarray, rest_pelvis: np.ndarray, armature_pelvis: np.ndarray | None) -> np.ndarray:
+    """Y-up pelvis position relative to the armature's rest pelvis: ``trans + rest_pelvis − armature_pelvis``."""
     rest_pelvis = np.asarray(rest_pelvis, dtype=np.float64)
     arm = rest_pelvis if armature_pelvis is None else np.asarray(armature_pelvis, dtype=np.float64)
-    offset = trans + (rest_pelvis - arm)
-    return offset @ _bone_maps(bone_rest0).T
+    return np.asarray(trans, dtype=np.float64) + (rest_pelvis - arm)
 
 
 def trans_from_root_locations(loc: np.ndarray, rest_pelvis: np.ndarray, bone_rest0: np.ndarray,
                               armature_pelvis: np.ndarray | None = None) -> np.ndarray:
     """Inverse of :func:`root_locations`. loc: (T, 3) or (3,) → trans with the same shape."""
-    loc = np.asarray(loc, dtype=np.float64)
-    rest_pelvis = np.asarray(rest_pelvis, dtype=np.float64)
-    arm = rest_pelvis if armature_pelvis is None else np.asarray(armature_pelvis, dtype=np.float64)
-    return loc @ _bone_maps(bone_rest0) - (rest_pelvis - arm)
+    return np.asarray(loc, dtype=np.float64) @ _bone_maps(bone_rest0) - _pelvis_offset(0.0, rest_pelvis, armature_pelvis)
+
+
+def root_motion_locations(trans: np.ndarray, rest_pelvis: np.ndarray, bone_rest0: np.ndarray,
+                          root_rest: np.ndarray, armature_pelvis: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """With a root bone (parent of the pelvis, never rotated): the root carries the motion over the
+    floor and the pelvis its height. Same inputs as :func:`root_locations` plus root_rest (3, 3),
+    the root bone's rest orientation. Returns (pelvis location, root location), each (T, 3) or (3,)."""
+    offset = _pelvis_offset(trans, rest_pelvis, armature_pelvis)
+    ground, height = offset.copy(), np.zeros_like(offset)
+    ground[..., 1], height[..., 1] = 0.0, offset[..., 1]
+    return height @ _bone_maps(bone_rest0).T, ground @ _bone_maps(root_rest).T
+
+
+def trans_from_root_motion(pelvis_loc: np.ndarray, root_loc: np.ndarray, rest_pelvis: np.ndarray,
+                           bone_rest0: np.ndarray, root_rest: np.ndarray,
+                           armature_pelvis: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`root_motion_locations` → trans (T, 3) or (3,)."""
+    offset = np.asarray(pelvis_loc, np.float64) @ _bone_maps(bone_rest0) + np.asarray(root_loc, np.float64) @ \
+        _bone_maps(root_rest)
+    return offset - _pelvis_offset(0.0, rest_pelvis, armature_pelvis)
 
 
 # ------------------------------------------------------------------------------ continuity, time
@@ -143,3 +164,28 @@ def frames_to_times(frames: np.ndarray, fps: float, fps_base: float = 1.0, frame
     """Inverse of :func:`times_to_frames`. (T,) → (T,) float64 seconds."""
     frames = np.asarray(frames, dtype=np.float64)
     return float(t0) + (frames - float(frame_start)) * (float(fps_base) / float(fps))
+
+
+# ------------------------------------------------------------------------------ camera
+#: OpenCV camera axes (x right, y down, z forward) → Blender's camera axes (x right, y up, looking along −z).
+_CV_TO_BLENDER_CAMERA = np.diag([1.0, -1.0, -1.0, 1.0])
+#: Sensor width of the cameras the add-on makes (Blender's default full frame), millimetres.
+SENSOR_WIDTH_MM = 36.0
+
+
+def camera_matrix_world(camera_to_world: np.ndarray) -> np.ndarray:
+    """Blender camera object matrix for a capture's ``camera_to_world`` (4, 4) (OpenCV camera
+    axes → Y-up world) → (4, 4) float64 in Blender's Z-up world."""
+    C4 = np.eye(4)
+    C4[:3, :3] = C
+    return C4 @ np.asarray(camera_to_world, np.float64) @ _CV_TO_BLENDER_CAMERA
+
+
+def camera_lens(K: np.ndarray, size: tuple[int, int]) -> tuple[float, float, float]:
+    """(lens mm, shift_x, shift_y) of a camera with horizontal sensor fit and
+    :data:`SENSOR_WIDTH_MM` that images like pinhole intrinsics ``K`` (3, 3) pixels at ``size``
+    (width, height). Blender's shifts are fractions of the width; a principal point right of /
+    below the centre is a negative / positive shift."""
+    K = np.asarray(K, np.float64)
+    w, h = float(size[0]), float(size[1])
+    return K[0, 0] * SENSOR_WIDTH_MM / w, (0.5 * w - K[0, 2]) / w, (K[1, 2] - 0.5 * h) / w

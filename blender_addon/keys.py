@@ -24,9 +24,10 @@ import numpy as np
 from ..inference.core import rotations as rot
 from ..inference.core.layout import ARKIT_NAMES, NUM_ARKIT, NUM_PARTS, PART_BODY, PART_FACE
 from ..inference.core.skeleton import JOINT_NAMES, JOINT_PART, NUM_JOINTS
-from .armature import expression_key_name, expression_prop_name
+from .armature import ROOT_MOTION_BONE, expression_key_name, expression_prop_name
 from .convert import (blender_to_local_quats, bone_basis_quats, continuous_quats, from_blender_wxyz,
-                      points_from_blender, root_locations, to_blender_wxyz, trans_from_root_locations)
+                      points_from_blender, root_locations, root_motion_locations, to_blender_wxyz,
+                      trans_from_root_locations, trans_from_root_motion)
 
 ROOT_BONE = JOINT_NAMES[0]
 ARKIT_GROUP = "ARKit"
@@ -49,6 +50,8 @@ class RigInfo:
     """What the key writer needs from an armature, derived from its bones' rest matrices.
 
     bone_rest: (55, 3, 3) float64 orthonormal rest bases in armature space (SMPL-X joint order);
+    root_rest: with a bone :data:`ROOT_MOTION_BONE` that is the pelvis's parent, its rest basis (it
+    then carries the motion over the floor, the pelvis its height);
     armature_pelvis: (3,) float64 Y-up rest head of the root bone; pose_index: (55,) int64 position
     of each SMPL-X joint in ``obj.pose.bones``; num_pose_bones: len(obj.pose.bones).
     """
@@ -58,6 +61,7 @@ class RigInfo:
     armature_pelvis: np.ndarray
     pose_index: np.ndarray
     num_pose_bones: int
+    root_rest: np.ndarray | None = None     # (3, 3) rest of a root-motion bone (parent of the pelvis), or None
 
 
 #: Per-object cache, keyed by object name; an entry is reused while the bones' rest matrices are
@@ -95,16 +99,27 @@ def rig_info(obj: bpy.types.Object) -> RigInfo:
     rows = np.array([bone_index[n] for n in JOINT_NAMES])
     rest3 = mats[rows, :3, :3].astype(np.float64)
     rest3 = rot.quat_to_matrix(rot.to_quat(rest3))                    # exactly orthonormal
+    parent = obj.data.bones[ROOT_BONE].parent
+    root_rest = None
+    if parent is not None and parent.name == ROOT_MOTION_BONE:
+        root_rest = rot.quat_to_matrix(rot.to_quat(mats[bone_index[ROOT_MOTION_BONE], :3, :3].astype(np.float64)))
     info = RigInfo(signature=signature, bone_rest=rest3,
                    armature_pelvis=points_from_blender(mats[rows[0], :3, 3].astype(np.float64)),
                    pose_index=np.array([pose_index[n] for n in JOINT_NAMES], dtype=np.int64),
-                   num_pose_bones=len(pose_bones))
+                   num_pose_bones=len(pose_bones), root_rest=root_rest)
     _RIG_CACHE[obj.name] = info
     return info
 
 
 # ---------------------------------------------------------------------------- live pose
 ALL_PARTS = (True,) * NUM_PARTS
+
+
+def _locations(info: RigInfo, trans: np.ndarray, rest_pelvis: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(pelvis bone location, root-motion bone location or None), each (T, 3) or (3,)."""
+    if info.root_rest is None:
+        return root_locations(trans, rest_pelvis, info.bone_rest[0], info.armature_pelvis), None
+    return root_motion_locations(trans, rest_pelvis, info.bone_rest[0], info.root_rest, info.armature_pelvis)
 
 
 def apply_pose(obj: bpy.types.Object, quats: np.ndarray, trans: np.ndarray, rest_pelvis: np.ndarray,
@@ -127,7 +142,10 @@ def apply_pose(obj: bpy.types.Object, quats: np.ndarray, trans: np.ndarray, rest
     flat[info.pose_index[posed]] = to_blender_wxyz(basis[posed])
     pbones.foreach_set("rotation_quaternion", flat.ravel())
     if parts[PART_BODY]:
-        pbones[ROOT_BONE].location = root_locations(trans, rest_pelvis, info.bone_rest[0], info.armature_pelvis)
+        pelvis_loc, root_loc = _locations(info, trans, rest_pelvis)
+        pbones[ROOT_BONE].location = pelvis_loc
+        if root_loc is not None:
+            pbones[ROOT_MOTION_BONE].location = root_loc
     if not parts[PART_FACE]:
         arkit = expression = None
     if arkit is not None:
@@ -168,6 +186,41 @@ def ensure_action(id_block: bpy.types.ID, action_name: str | None = None) -> bpy
         slot = next((s for s in action.slots if s.target_id_type in (id_block.id_type, "UNSPECIFIED")), None)
         anim.action_slot = slot or action.slots.new(id_type=id_block.id_type, name=id_block.name)
     return action
+
+
+def new_take(id_block: bpy.types.ID, name: str) -> bpy.types.Action:
+    """Give ``id_block`` a new, empty action named ``name`` (Blender suffixes a taken name) for a
+    take; the action it had keeps a fake user, so an earlier take is never lost (it stays in the
+    Action editor's list)."""
+    anim = id_block.animation_data or id_block.animation_data_create()
+    if anim.action is not None:
+        anim.action.use_fake_user = True
+    action = bpy.data.actions.new(name)
+    anim.action = action
+    return ensure_action(id_block)
+
+
+def write_channel(id_block: bpy.types.ID, data_path: str, index: int, frames: np.ndarray, values: np.ndarray,
+                  group: str, action_name: str | None = None) -> None:
+    """Bulk-key one channel of any ID (e.g. a camera's ``location`` Z): frames (T,) increasing,
+    values (T,); keys inside the frames' range are replaced. action_name: as :func:`ensure_action`."""
+    action = ensure_action(id_block, action_name)
+    owner = _fcurve_owner(id_block, action, create=True)
+    fc = _ensure_fcurve(owner, _is_layered(action), data_path, index, group)
+    _write_curve(fc, np.asarray(frames, np.float64), np.asarray(values, np.float64), replace_range=True)
+
+
+def clear_take(id_block: bpy.types.ID) -> None:
+    """Remove every F-curve of the ID's own action (slot) before a take is written again, so no
+    key of an earlier, longer or differently timed pass survives."""
+    anim = id_block.animation_data
+    if anim is None or anim.action is None:
+        return
+    owner = _fcurve_owner(id_block, anim.action, create=False)
+    if owner is None:
+        return
+    for fc in list(owner.fcurves):
+        owner.fcurves.remove(fc)
 
 
 def _fcurve_owner(id_block: bpy.types.ID, action: bpy.types.Action, create: bool):
@@ -393,8 +446,11 @@ def write_keys(obj: bpy.types.Object, frames: np.ndarray, quats: np.ndarray, tra
     channels = [_Channel(f'pose.bones["{n}"].rotation_quaternion', k, n, basis[:, i, k])
                 for i, n in enumerate(names) for k in range(4)]
     if parts[PART_BODY]:
-        loc = root_locations(trans, rest_pelvis, info.bone_rest[0], info.armature_pelvis)
+        loc, root_loc = _locations(info, trans, rest_pelvis)
         channels += [_Channel(f'pose.bones["{ROOT_BONE}"].location', k, ROOT_BONE, loc[:, k]) for k in range(3)]
+        if root_loc is not None:
+            channels += [_Channel(f'pose.bones["{ROOT_MOTION_BONE}"].location', k, ROOT_MOTION_BONE, root_loc[:, k])
+                         for k in range(3)]
     if not parts[PART_FACE]:
         arkit = expression = None
     if arkit is not None:
@@ -469,10 +525,16 @@ def read_keys(obj: bpy.types.Object, frames: np.ndarray | None = None, rest_pelv
     loc = np.stack([_evaluate(curves.get((f'pose.bones["{ROOT_BONE}"].location', k)), frames)
                     for k in range(3)], -1)
     pelvis = info.armature_pelvis if rest_pelvis is None else np.asarray(rest_pelvis, dtype=np.float64)
+    if info.root_rest is None:
+        trans = trans_from_root_locations(loc, pelvis, info.bone_rest[0], info.armature_pelvis)
+    else:
+        root_loc = np.stack([_evaluate(curves.get((f'pose.bones["{ROOT_MOTION_BONE}"].location', k)), frames)
+                             for k in range(3)], -1)
+        trans = trans_from_root_motion(loc, root_loc, pelvis, info.bone_rest[0], info.root_rest, info.armature_pelvis)
     out = {
         "frames": frames,
         "quats": blender_to_local_quats(basis, info.bone_rest),
-        "trans": trans_from_root_locations(loc, pelvis, info.bone_rest[0], info.armature_pelvis),
+        "trans": trans,
         "arkit": np.stack([_evaluate(curves.get((f'["{n}"]', 0)), frames) for n in ARKIT_NAMES], -1),
     }
     expr = []

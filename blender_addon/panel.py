@@ -8,6 +8,7 @@ from __future__ import annotations
 import bpy
 
 from . import preferences
+from .cache import MOTION_PROP
 from .classes import register_classes, unregister_classes
 
 # (operator idname, RNA class name, button text, icon)
@@ -47,6 +48,17 @@ def _draw_action(layout, idname: str, rna_name: str, text: str, icon: str, **kw)
         sub.label(text=f"{text} (not available)", icon=icon)
 
 
+def _draw_take(layout, obj) -> None:
+    """Where the last bake of the panel's armature went: its action and its files."""
+    motion = str(obj.get(MOTION_PROP, "")) if obj is not None else ""
+    if not motion:
+        return
+    anim = obj.animation_data
+    if anim is not None and anim.action is not None:
+        layout.label(text=f"Take: action '{anim.action.name}' on '{obj.name}'", icon="ACTION")
+    layout.label(text=f"Files: {motion.rpartition('/')[0] or motion}", icon="FILE_FOLDER")
+
+
 class MOCAP_PT_main(bpy.types.Panel):
     bl_idname = "MOCAP_PT_main"
     bl_label = "SMPL-X Mocap"
@@ -82,6 +94,14 @@ class MOCAP_PT_main(bpy.types.Panel):
         col.prop(props, "device")
         col.prop(props, "fov")
         col.prop(props, "target")
+        if props.target is None:
+            col.prop(props, "root_bone")
+        col = layout.column(heading="Bake", align=True)
+        row = col.row(align=True)
+        row.prop(props, "clip_start")
+        row.prop(props, "clip_end")
+        col.prop(props, "match_scene")
+        col.prop(props, "add_camera")
 
         prefs = preferences.get(context)
         if prefs is not None:
@@ -99,9 +119,11 @@ class MOCAP_PT_main(bpy.types.Panel):
         for action in ACTIONS[3:]:
             _draw_action(row, *action)
         layout.operator("mocap.setup_runtime", icon="CONSOLE")
+        _draw_action(layout, "mocap.clear_cache", "MOCAP_OT_clear_cache", "Clear Bake Cache", "TRASH")
 
         line, is_error = session_status()
         layout.label(text=line, icon="ERROR" if is_error else "INFO")
+        _draw_take(layout, props.target)
         try:
             from ..operators import LOAD_ERRORS
         except ImportError:

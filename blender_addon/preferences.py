@@ -65,8 +65,17 @@ class MocapPreferences(bpy.types.AddonPreferences):
         box.label(text=line, icon="INFO")
         running = runtime.active_job() is not None and runtime.active_job().state.running
         row = box.row()
-        row.enabled = not running
+        row.enabled = not running and bpy.app.online_access
         row.operator("mocap.setup_runtime", icon="CONSOLE")
+        col = box.column(align=True)
+        col.label(text=f"Downloads about {runtime.megabytes(runtime.DOWNLOAD_BYTES)} from PyPI and installs about "
+                       f"{runtime.megabytes(runtime.INSTALLED_BYTES)} in this add-on's user folder; it asks first.")
+        if not bpy.app.online_access:   # Blender's rule: nothing is downloaded while this is off
+            col.label(text="Online access is off: the setup cannot download. Allow it here, or pick a "
+                           "Python 3.11 that has the packages as Worker Python.", icon="ERROR")
+            sub = col.row()
+            sub.enabled = not getattr(bpy.app, "online_access_override", False)  # --offline-mode
+            sub.prop(context.preferences.system, "use_online_access")
 
 
 CLASSES = (MOCAP_OT_pick_model, MocapPreferences)

@@ -45,8 +45,21 @@ class MocapSettings(bpy.types.PropertyGroup):
                          description="Where the detector runs")
     target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,
                             description="Armature to drive (empty: a new SMPL-X armature is created)")
+    root_bone: BoolProperty(name="Root Bone", default=False,
+                            description="A new SMPL-X armature gets a 'root' bone on the floor that carries the "
+                                        "motion over the floor (the pelvis keeps its height), as game engines expect")
     record: BoolProperty(name="Record", default=False,
                          description="Key the live link into the armature's action")
+    clip_start: IntProperty(name="First Frame", default=1, min=1,
+                            description="A bake starts at this frame of the video or folder (1: its first)")
+    clip_end: IntProperty(name="Last Frame", default=0, min=0,
+                          description="A bake ends after this frame of the video or folder (0: at its end)")
+    match_scene: BoolProperty(name="Match Scene to Clip", default=True,
+                              description="A bake sets the scene's frame rate and frame range to the clip's, so every "
+                                          "captured frame lands on a whole frame")
+    add_camera: BoolProperty(name="Camera from Video", default=True,
+                             description="A bake adds a camera that matches the video (field of view, position) with "
+                                         "the clip as its background, to check the result against the footage")
     fov: FloatProperty(name="FOV (deg)", default=60.0, min=10.0, max=170.0, precision=1,
                        description="Horizontal field of view of the camera, in degrees")
 

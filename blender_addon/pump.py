@@ -25,7 +25,7 @@ from ..inference.core import rotations as rot
 from ..inference.core.errors import InputError
 from ..inference.core.layout import PART_BODY
 from ..inference.pipeline.motion import Motion
-from . import keys
+from . import armature, cache, keys, scene_setup
 from . import session as sess_mod
 from .convert import points_from_blender, times_to_frames
 
@@ -97,6 +97,7 @@ class Live:
     recorder: Recorder | None = None
     frames_applied: int = 0
     parts: tuple[bool, ...] = keys.ALL_PARTS   # (4,) what is posed and recorded, ``part_valid`` order
+    fitted: bool = False        # the armature was re-proportioned to the subject the worker measured
 
 
 @dataclass
@@ -109,6 +110,10 @@ class Bake:
     detections: str
     cancelled: bool = False
     final_keyed: int = 0        # frames keyed from the final solve (the file ``out_npz``)
+    warnings: tuple[str, ...] = ()   # the final solve's warnings for the user (``Motion.warnings``)
+    match_scene: bool = False   # set the scene's frame rate and range from the clip
+    camera: str | None = None   # add a camera matching the video: None no, '' without background, else the clip
+    take: str = ""              # the action's name ('' : the current action)
 
 
 _LIVE: Live | None = None
@@ -144,6 +149,9 @@ def tick(scene: bpy.types.Scene | None = None) -> dict:
     else:
         rec = lv.session.read_latest()
         latest = rec.record if rec is not None else None
+    if not lv.fitted and obj is not None and lv.session.ring.rest_joints is not None:
+        armature.fit_rest(bpy.context, obj, lv.session.ring.rest_joints)
+        lv.fitted = True
     if latest is not None and obj is not None:
         a = sess_mod.records_to_arrays(latest[None])
         keys.apply_pose(obj, a["quat"][0], a["trans"][0], lv.session.rest_pelvis(), a["expression"][0],
@@ -247,12 +255,38 @@ def stop_all() -> None:
 # bake
 # ---------------------------------------------------------------------------------------------
 def start_bake(session: sess_mod.WorkerSession, obj: bpy.types.Object, scene: bpy.types.Scene,
-               out_npz: str, detections: str, mesh_name: str = "", parts: tuple[bool, ...] = keys.ALL_PARTS) -> Bake:
-    """A bake into ``obj``; ``parts`` (4,) bool in ``part_valid`` order: what gets keys."""
+               out_npz: str, detections: str, mesh_name: str = "", parts: tuple[bool, ...] = keys.ALL_PARTS,
+               take: str = "", match_scene: bool = False, rate: float | None = None,
+               camera: str | None = None) -> Bake:
+    """A bake into ``obj``; ``parts`` (4,) bool in ``part_valid`` order: what gets keys.
+
+    take: name of a new action for this take (the armature's previous action is kept with a fake
+    user; '': write into the current action, as a re-solve does). match_scene: set the scene's
+    frame rate (``rate``, when the clip's is known now; the final solve's timestamps otherwise) and
+    frame range to the clip's. camera: at the end, add a camera that matches the capture's (None:
+    none; a video path: with that clip as its background; '': without background)."""
     sess_mod.set_active(session)
-    rec = Recorder(obj_name=obj.name, frame_start=float(scene.frame_start), time_origin=0.0,
-                   mesh_name=mesh_name, parts=tuple(parts))
-    return Bake(session=session, recorder=rec, out_npz=out_npz, detections=detections)
+    if take:
+        keys.new_take(obj, take)
+        mesh = bpy.data.objects.get(mesh_name) if mesh_name else None
+        if mesh is not None and mesh.data.shape_keys is not None:
+            keys.new_take(mesh.data.shape_keys, f"{take}_shapes")
+    if match_scene and rate:
+        scene_setup.match_scene(scene, rate)
+    rec = Recorder(obj_name=obj.name, frame_start=float(scene.frame_start), mesh_name=mesh_name,
+                   parts=tuple(parts))
+    return Bake(session=session, recorder=rec, out_npz=out_npz, detections=detections, match_scene=match_scene,
+                camera=camera, take=take)
+
+
+def abort_bake(job: Bake, message: str) -> None:
+    """End a bake that hit an unexpected error: the worker stops, its memory is unlinked, the
+    status says ``message`` (one line); the keys written so far stay. Never raises."""
+    try:
+        sess_mod.end_active()
+    finally:
+        st = sess_mod.status()
+        st.state, st.last_error = "failed", message.splitlines()[0] if message else "bake failed"
 
 
 def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
@@ -278,30 +312,60 @@ def bake_step(job: Bake, scene: bpy.types.Scene) -> str:
     if final.state != "done":
         return "failed"
     if Path(job.out_npz).is_file():
+        obj = bpy.data.objects[job.recorder.obj_name]
         try:
-            job.final_keyed = apply_motion_file(job.out_npz, bpy.data.objects[job.recorder.obj_name], scene,
-                                                mesh_name=job.recorder.mesh_name, parts=job.recorder.parts)
+            motion = Motion.from_npz(job.out_npz)
         except InputError as exc:
             final.state, final.last_error = "failed", str(exc)
             return "failed"
+        if job.match_scene:
+            scene_setup.match_scene(scene, motion.frame_rate,
+                                    float(motion.frame_times[-1] - motion.frame_times[0]) if len(motion.frame_times) else None)
+        job.final_keyed = apply_motion(motion, obj, scene, mesh_name=job.recorder.mesh_name,
+                                       parts=job.recorder.parts)
+        job.warnings = tuple(motion.warnings)
+        obj[cache.MOTION_PROP] = cache.stored(job.out_npz)
+        if job.camera is not None:
+            clip = scene_setup.movie_clip(job.camera) if job.camera else None
+            first = int(round(float(motion.frame_times[0]) * motion.frame_rate)) if len(motion.frame_times) else 0
+            frames = times_to_frames(motion.frame_times, scene.render.fps, scene.render.fps_base,
+                                     float(scene.frame_start), t0=float(motion.frame_times[0]))
+            scene_setup.add_camera(bpy.context, f"{job.take or obj.name} Camera", motion.camera.K,
+                                   motion.camera.size, motion.camera_to_world, clip, set_resolution=job.match_scene,
+                                   first_frame=first, frames=frames, lift=motion.floor_height)
+        scene_setup.select_only(bpy.context, obj)
     return "done"
 
 
 def apply_motion_file(path: str, obj: bpy.types.Object, scene: bpy.types.Scene, mesh_name: str = "",
                       frame_start: float | None = None, parts: tuple[bool, ...] = keys.ALL_PARTS) -> int:
-    """Key an engine npz onto ``obj`` (frames with a person only; ``parts`` (4,) bool: which
-    parts get keys). Returns the number of keyed frames; raises :class:`InputError` when ``path``
-    is not a capture file."""
-    m = Motion.from_npz(path)
+    """:func:`apply_motion` of an engine npz (recorded as the object's ``cache.MOTION_PROP``);
+    raises :class:`InputError` when ``path`` is not a capture file."""
+    n = apply_motion(Motion.from_npz(path), obj, scene, mesh_name, frame_start, parts)
+    obj[cache.MOTION_PROP] = cache.stored(path)
+    return n
+
+
+def apply_motion(m: Motion, obj: bpy.types.Object, scene: bpy.types.Scene, mesh_name: str = "",
+                 frame_start: float | None = None, parts: tuple[bool, ...] = keys.ALL_PARTS) -> int:
+    """Key a captured motion onto ``obj`` as its current action's whole content (frames with a
+    person only, the motion's first frame at ``frame_start``, default the scene's; ``parts`` (4,)
+    bool: which parts get keys). An armature this add-on built is first
+    re-proportioned to the motion's ``rest_joints`` (and its mesh to its ``betas``), so its joints
+    are the motion's ``joints``. Returns the number of keyed frames."""
     keep = np.asarray(m.valid, bool)
+    mesh = bpy.data.objects.get(mesh_name) if mesh_name else None
+    keys.clear_take(obj)
+    if mesh is not None and mesh.data.shape_keys is not None:
+        keys.clear_take(mesh.data.shape_keys)
+    armature.fit_rest(bpy.context, obj, m.rest_joints, m.betas)
     if not keep.any():
         return 0
     T = int(keep.sum())
     quats = rot.quat_exp(np.asarray(m.poses[keep], np.float64).reshape(T, -1, 3))    # (T, 55, 4) x, y, z, w
     start = float(scene.frame_start if frame_start is None else frame_start)
-    frames = times_to_frames(m.frame_times[keep], scene.render.fps, scene.render.fps_base, start)
-    mesh = bpy.data.objects.get(mesh_name) if mesh_name else None
+    frames = times_to_frames(m.frame_times[keep], scene.render.fps, scene.render.fps_base, start,
+                             t0=float(m.frame_times[0]))
     keys.write_keys(obj, frames, quats, m.trans[keep], m.rest_joints[0], m.expression[keep],
                     m.arkit[keep], mesh_obj=mesh, parts=parts)
-    obj["smplx_mocap_motion"] = str(path)
     return T

@@ -4,7 +4,9 @@
 Blender's own Python is never used as the base and nothing is ever pip-installed into it. Setup runs
 as child processes (``python -m venv``, then ``pip install -r``) started from argument lists, their
 output appended to ``<user dir>/runtime-setup.log``; :class:`SetupJob` is polled (non-blocking) by the
-modal operator, or waited on by scripts. Standard library only (plus ``bpy`` for the user folder).
+modal operator, or waited on by scripts, and turns pip's output into stages (:mod:`.setup_stages`).
+A setup that would download is refused while Blender's online access is off (the caller passes
+``bpy.app.online_access``). Standard library only (plus ``bpy`` for the user folder).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..inference.core.errors import MocapError
+from .setup_stages import count_installed, failure_reason, pip_progress, read_pip_output, timed_fraction
 
 EXTENSION_ROOT = Path(__file__).resolve().parents[1]
 ADDON_PACKAGE = __package__.rpartition(".")[0] or __package__
@@ -34,7 +37,17 @@ STAMP_NAME = ".requirements.sha256"
 PYTHON_VERSION = (3, 11)
 PYTHON_NAMES = ("python3.11", "python3", "python")
 NO_RUNTIME_MESSAGE = "Set up the inference runtime in Preferences or pick a Python"
-_PIP_PROGRESS = ("Collecting ", "Requirement already satisfied: ", "Processing ")
+#: What the pins of requirements-worker.txt weigh (measured on Linux x86-64, Python 3.11: 29 wheels,
+#: the venv with pip; README): what the setup says before it starts and the free space it wants.
+DOWNLOAD_BYTES = 321_000_000
+INSTALLED_BYTES = 1_180_000_000
+#: Seconds the timed steps usually take on 2 cores (venv 7-11 s, compile 25-36 s; README), for a
+#: progress bar that moves while they run.
+VENV_SECONDS = 10.0
+COMPILE_SECONDS = 30.0
+COMPILE_LABEL = f"Compiling the live solver (once, about {COMPILE_SECONDS:.0f} s)"
+#: The pinned packages the confirmation names (the rest are their dependencies).
+NAMED_PACKAGES = "MediaPipe, NumPy, SciPy, OpenCV, JAX, numba"
 
 
 class RuntimeSetupError(MocapError):
@@ -75,12 +88,17 @@ def numba_cache_dir(user_dir: str | os.PathLike) -> Path:
 
 @dataclass(frozen=True)
 class Step:
-    """One child process of the setup: a label, its argv and its share of the progress bar."""
+    """One child process of the setup: a label, its argv and its share of the progress bar.
+
+    Progress within a step: a pip step (``expected_items`` > 0) reads pip's output and the
+    ``site_packages`` it installs into; a timed step (``expected_s`` > 0) moves with the clock."""
 
     label: str
     argv: tuple[str, ...]
     weight: float
-    expected_items: int = 0  # pip: number of pinned requirements, for the progress fraction
+    expected_items: int = 0  # pip: number of pinned requirements
+    site_packages: Path | None = None
+    expected_s: float = 0.0
 
 
 @dataclass
@@ -100,6 +118,38 @@ class JobState:
 def venv_python(venv: Path) -> Path:
     """The interpreter inside a venv (``bin/python``, or ``Scripts/python.exe`` on Windows)."""
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def venv_site_packages(venv: Path) -> Path:
+    """Where pip installs in a Python 3.11 venv."""
+    return venv / ("Lib/site-packages" if os.name == "nt" else "lib/python%d.%d/site-packages" % PYTHON_VERSION)
+
+
+def megabytes(n: int) -> str:
+    """``321 MB`` / ``1.2 GB``: a size as the setup's messages say it."""
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def downloads(skip_pip: bool = False, pip_args: Sequence[str] = ()) -> bool:
+    """Whether a setup with these options fetches packages from the network."""
+    return not skip_pip and "--no-index" not in pip_args
+
+
+def offline_message(override: bool = False) -> str:
+    """One line for a setup refused because Blender's online access is off (``override``: Blender
+    was started with ``--offline-mode``)."""
+    how = ("Blender was started with --offline-mode: start it without that option" if override else
+           "turn on Preferences › System › Network › Allow Online Access")
+    return (f"Online access is off: {how} to download the capture runtime ({megabytes(DOWNLOAD_BYTES)} "
+            "from PyPI), or pick a Python 3.11 that has its packages as Worker Python")
+
+
+def check_free_space(free: int, folder: Path) -> None:
+    """Raise :class:`RuntimeSetupError` when ``free`` bytes cannot hold the download and the venv."""
+    need = DOWNLOAD_BYTES + INSTALLED_BYTES
+    if free < need:
+        raise RuntimeSetupError(f"the setup needs about {megabytes(need)} free on the disk of {folder} "
+                                f"({megabytes(free)} free): free space or pick a Python 3.11 with the packages")
 
 
 def is_executable(path: str | os.PathLike) -> bool:
@@ -212,22 +262,38 @@ def _abspath(path: str) -> str:
         return os.path.abspath(path)
 
 
+def confirmation_lines(paths: RuntimePaths, base_python: str | None = None) -> list[str]:
+    """What the setup does, said before it starts: what it downloads, how much, where it goes
+    (short lines: the dialog does not wrap)."""
+    made_from = f" (made with {base_python})" if base_python else ""
+    return [f"Downloads about {megabytes(DOWNLOAD_BYTES)} from PyPI: {count_requirements(REQUIREMENTS)} pinned "
+            f"packages ({NAMED_PACKAGES}, ...)",
+            f"Installs about {megabytes(INSTALLED_BYTES)} in a private Python 3.11 environment{made_from}:",
+            f"    {paths.venv}",
+            "Nothing is installed into Blender's Python. Delete that folder to remove it.",
+            f"Then compiles the live solver once (about {COMPILE_SECONDS:.0f} s) into {paths.numba_cache.name}/ beside it.",
+            f"Esc cancels. Log: {paths.log}"]
+
+
 def setup_steps(base_python: str, paths: RuntimePaths, requirements: Path = REQUIREMENTS,
                 skip_pip: bool = False, pip_args: Sequence[str] = ()) -> list[Step]:
-    """The child processes that build the runtime, in order."""
-    steps = [Step("Creating the Python environment",
-                  (base_python, "-m", "venv", *(("--without-pip",) if skip_pip else ()), str(paths.venv)), 0.1)]
+    """The child processes that build the runtime, in order; weights follow their measured times
+    on 2 cores (venv 7-11 s, pip 41 s: 11 s downloading and 30 s installing, compile 36 s; README)."""
+    steps = [Step("Creating the environment",
+                  (base_python, "-m", "venv", *(("--without-pip",) if skip_pip else ()), str(paths.venv)), 0.08,
+                  expected_s=VENV_SECONDS)]
     if not skip_pip:
         steps.append(Step("Installing the pinned packages",
                           (str(paths.python), "-m", "pip", "install", "--disable-pip-version-check",
                            "--no-input", *pip_args, "-r", str(requirements)),
-                          0.8, count_requirements(requirements)))
+                          0.62, count_requirements(requirements), venv_site_packages(paths.venv)))
         steps.append(Step("Making the engine importable from this Python",
                           (str(paths.python), "-c", _ENGINE_PTH % (PTH_NAME, str(EXTENSION_ROOT))), 0.01))
         # compile the live solver now (numba, tens of seconds) rather than when the first live
         # capture starts; a runtime without numba runs the numpy solver (nothing to compile)
-        steps.append(Step("Compiling the live solver (once, about 30 s)",
-                          (str(paths.python), "-c", _WARM_UP % (str(EXTENSION_ROOT), str(paths.numba_cache))), 0.1))
+        steps.append(Step(COMPILE_LABEL,
+                          (str(paths.python), "-c", _WARM_UP % (str(EXTENSION_ROOT), str(paths.numba_cache))), 0.29,
+                          expected_s=COMPILE_SECONDS))
     return steps
 
 
@@ -261,6 +327,7 @@ class SetupJob:
     state: JobState = field(default_factory=JobState)
     _proc: subprocess.Popen | None = None
     _log_offset: int = 0
+    _started: float = 0.0        # time.time() when the current step started
 
     def start(self) -> "SetupJob":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -275,6 +342,7 @@ class SetupJob:
             log.write(f"\n[{time.strftime('%Y-%m-%d %H:%M:%S')}] $ {' '.join(step.argv)}\n".encode())
             log.flush()  # before the child appends to the same file
             self._log_offset = log.tell()
+            self._started = time.time()
             try:
                 self._proc = subprocess.Popen(step.argv, stdout=log, stderr=subprocess.STDOUT,
                                               stdin=subprocess.DEVNULL, env=_child_env(), **_new_group())
@@ -283,7 +351,7 @@ class SetupJob:
                 log.write(f"{err}\n".encode())
                 self.state = JobState("failed", self._fraction(0.0), f"{step.label} failed: {err}"[:300])
                 return
-        self.state = JobState("running", self._fraction(0.0), step.label)
+        self.state = JobState("running", self._fraction(0.0), self._stage([])[1])
 
     def _fraction(self, within: float) -> float:
         done = sum(s.weight for s in self.steps[: self.index])
@@ -294,6 +362,21 @@ class SetupJob:
             log.seek(self._log_offset)
             return log.read().decode("utf-8", "replace")
 
+    def _stage(self, lines: list[str]) -> tuple[float, str]:
+        """(progress within the current step, what the status line says): pip's stages, the
+        clock for a timed step; never pip's raw lines (they stay in the log)."""
+        step = self.steps[self.index]
+        if step.expected_items:
+            out = read_pip_output(lines)
+            installed = (count_installed(step.site_packages, out.to_install, self._started - 1.0)
+                         if out.stage == "installing" and step.site_packages is not None else 0)
+            within, label = pip_progress(out, step.expected_items, installed)
+            return min(within, 0.99), label
+        if step.expected_s:
+            elapsed = max(0.0, time.time() - self._started)
+            return timed_fraction(elapsed, step.expected_s), f"{step.label}: {elapsed:.0f} s"
+        return 0.5, step.label
+
     def poll(self) -> JobState:
         """Advance the job: update progress from the log, start the next step when one ends."""
         if not self.state.running or self._proc is None:
@@ -302,15 +385,13 @@ class SetupJob:
         lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
         rc = self._proc.poll()
         if rc is None:
-            seen = sum(ln.startswith(_PIP_PROGRESS) for ln in lines)
-            within = min(0.95, seen / step.expected_items) if step.expected_items else 0.5
-            msg = f"{step.label}: {lines[-1]}" if lines else step.label
-            self.state = JobState("running", self._fraction(within), msg[:160])
+            within, label = self._stage(lines)
+            self.state = JobState("running", self._fraction(within), label[:160])
             return self.state
         self._proc = None
         if rc != 0:
-            last = lines[-1] if lines else f"exit status {rc}"
-            self.state = JobState("failed", self._fraction(0.0), f"{step.label} failed: {last}"[:300], rc)
+            reason = failure_reason(lines, rc)
+            self.state = JobState("failed", self._fraction(0.0), f"{step.label} failed: {reason}"[:300], rc)
             return self.state
         self.index += 1
         if self.index < len(self.steps):
@@ -347,7 +428,8 @@ class SetupJob:
 def _child_env() -> dict[str, str]:
     """The setup's environment: Blender's Python variables removed, no user site, no pip prompts."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP")}
-    env.update(PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+    # unbuffered: the log (and so the progress) gets each line as it is printed
+    env.update(PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYTHONUNBUFFERED="1")
     return env
 
 
@@ -381,15 +463,17 @@ def active_job() -> SetupJob | None:
     return _ACTIVE
 
 
-def start_setup(base_python: str | None = None, paths: RuntimePaths | None = None,
-                requirements: Path = REQUIREMENTS, skip_pip: bool = False,
-                pip_args: Sequence[str] = ()) -> SetupJob:
-    """Start building the private runtime; raise :class:`RuntimeSetupError` with what to do."""
-    global _ACTIVE
+def check_setup(base_python: str | None = None, paths: RuntimePaths | None = None,
+                requirements: Path = REQUIREMENTS, skip_pip: bool = False, pip_args: Sequence[str] = (), *,
+                online_access: bool, offline_override: bool = False) -> tuple[str, RuntimePaths]:
+    """Everything a setup needs, checked before anything runs: (base Python, paths). Raises
+    :class:`RuntimeSetupError` with what to do; ``online_access`` is ``bpy.app.online_access``."""
     if _ACTIVE is not None and _ACTIVE.poll().running:
         raise RuntimeSetupError("the inference runtime is already being set up: wait or press Esc")
     if not requirements.is_file():
         raise RuntimeSetupError(f"{requirements} is missing: reinstall the extension")
+    if downloads(skip_pip, pip_args) and not online_access:
+        raise RuntimeSetupError(offline_message(offline_override))
     base = base_python or find_system_python(exclude=blender_python_dirs())
     if not base:
         raise RuntimeSetupError("no system Python 3.11 on PATH: install it (Debian/Ubuntu: apt-get install "
@@ -397,6 +481,33 @@ def start_setup(base_python: str | None = None, paths: RuntimePaths | None = Non
     if python_version(base) != PYTHON_VERSION:
         raise RuntimeSetupError(f"{base} is not Python 3.11: install Python 3.11 or pick another interpreter")
     paths = paths or runtime_paths(create=True)
+    if not skip_pip:
+        folder = paths.user_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        check_free_space(shutil.disk_usage(folder).free + _venv_bytes(paths.venv), folder)
+    return base, paths
+
+
+def _venv_bytes(venv: Path) -> int:
+    """Bytes an existing runtime holds (a new setup replaces most of them): counted as free."""
+    total = 0
+    for root, _dirs, files in os.walk(venv):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def start_setup(base_python: str | None = None, paths: RuntimePaths | None = None,
+                requirements: Path = REQUIREMENTS, skip_pip: bool = False,
+                pip_args: Sequence[str] = (), *, online_access: bool, offline_override: bool = False) -> SetupJob:
+    """Start building the private runtime (after :func:`check_setup`); raise
+    :class:`RuntimeSetupError` with what to do. Nothing is downloaded while ``online_access`` is off."""
+    global _ACTIVE
+    base, paths = check_setup(base_python, paths, requirements, skip_pip, pip_args,
+                              online_access=online_access, offline_override=offline_override)
     stamp = None if skip_pip else (paths.stamp, requirements_digest(requirements))
     _ACTIVE = SetupJob(setup_steps(base, paths, requirements, skip_pip, pip_args), paths.log, stamp).start()
     return _ACTIVE

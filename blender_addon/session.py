@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .runtime import numba_cache_dir
+from ..inference.core.files import partial_files
 from ..inference.core.layout import NUM_EXPRESSION
 from ..inference.core.skeleton import DEFAULT_REST
 from ..inference.stream.record import FrameLayout
@@ -52,6 +53,7 @@ class Status:
     progress: tuple[int, int] = (0, 0)
     last_error: str = ""
     note: str = ""                   # what the user should know that is not an error (e.g. no GPU)
+    notice: str = ""                 # what the worker says it is busy with (e.g. compiling)
     mode: str = ""                   # live, bake, resolve: latency means something for live only
 
     def line(self) -> str:
@@ -64,7 +66,7 @@ class Status:
         parts.append(f"dropped {self.dropped}")
         if total:
             parts.append(f"{done}/{total}")
-        for text in (self.note, self.last_error):
+        for text in (self.notice, self.note, self.last_error):
             if text:
                 parts.append(text)
         return " · ".join(parts)
@@ -86,6 +88,7 @@ class WorkerOptions:
     out: str = ""
     device: str = "auto"
     max_frames: int = 0
+    start_frame: int = 0              # frames skipped at the start (a trim)
 
     def argv(self, ring: Ring) -> list[str]:
         a = ["-m", "inference.app.worker", "--ring", str(ring.path), "--token", ring.token_hex,
@@ -104,6 +107,8 @@ class WorkerOptions:
             a.append("--loop")
         if self.max_frames:
             a += ["--max-frames", str(int(self.max_frames))]
+        if self.start_frame:
+            a += ["--start-frame", str(int(self.start_frame))]
         return a
 
 
@@ -130,6 +135,7 @@ class WorkerSession:
         state = self.ring.state_name()
         st.fps = self.ring.fps
         st.progress = self.ring.progress
+        st.notice = self.ring.notice
         code = self.process.poll()
         if code is not None and state not in ("done", "stopped"):
             state = "failed"
@@ -223,6 +229,8 @@ class WorkerSession:
                 self.process.kill()
                 self.process.wait(1.0)
         self._closed = True
+        for path in (self.options.out, self.options.detections):
+            remove_partial_files(path)
         try:
             self.ring.close()
         finally:
@@ -230,6 +238,17 @@ class WorkerSession:
             forget(self.ring.path, self.registry)
         if self.status.state in ("running", "starting"):
             self.status.state = "stopped"
+
+
+def remove_partial_files(path: str) -> None:
+    """Remove the temporary files a worker killed while writing ``path`` left beside it."""
+    if not path:
+        return
+    for part in partial_files(path):
+        try:
+            part.unlink()
+        except OSError:
+            pass
 
 
 def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> WorkerSession:
@@ -296,6 +315,14 @@ def start_failed(message: str) -> None:
     """A start that failed: the status line shows this error, not the last session's."""
     global _LAST_STATUS
     _LAST_STATUS = Status(last_error=message)
+
+
+def forget_finished() -> None:
+    """Undo / redo: what the last finished session said (e.g. "done 75/75") may describe work that
+    is no longer in the file, so the status line goes back to idle. A running session is untouched."""
+    global _LAST_STATUS
+    if _ACTIVE is None:
+        _LAST_STATUS = Status()
 
 
 def end_active() -> Status:

@@ -1,14 +1,30 @@
 """Bake a video to an action, and re-solve a bake with other settings (thin operators over pump)."""
 from __future__ import annotations
 
+import os
 import time
 
 import bpy
 
-from ..blender_addon import launch, pump
+from ..blender_addon import cache, launch, pump
 from ..blender_addon import session as sess_mod
+from ..blender_addon.classes import register_classes, unregister_classes
 
 _POLL_S = 0.05
+#: (window manager, timer) of each running modal bake. Blender frees a running modal operator
+#: without calling its ``cancel`` when the add-on is disabled, so :func:`unregister` ends these.
+_OPEN_UI: list = []
+
+
+def _end_ui(wm, timer) -> None:
+    """Remove a modal bake's timer and progress bar (each at most once; never raises)."""
+    if (wm, timer) in _OPEN_UI:
+        _OPEN_UI.remove((wm, timer))
+    try:
+        wm.event_timer_remove(timer)
+        wm.progress_end()
+    except (ReferenceError, RuntimeError):   # the window manager is gone already
+        pass
 
 
 class _WorkerJobMixin:
@@ -33,6 +49,10 @@ class _WorkerJobMixin:
             where = f"action '{action.name}' of '{obj.name}'" if action is not None else f"'{job.recorder.obj_name}'"
             self.report({"INFO"}, f"{self.bl_label}: {job.final_keyed} frame(s) keyed into {where}; "
                                   f"motion file {job.out_npz}")
+            for warning in job.warnings:
+                self.report({"WARNING"}, warning)
+            if job.warnings:
+                sess_mod.status().note = job.warnings[0]
             return {"FINISHED"}
         if result == "cancelled":
             self.report({"WARNING"}, f"{self.bl_label} cancelled: the {keyed} frame(s) baked so far are kept")
@@ -42,28 +62,44 @@ class _WorkerJobMixin:
                                f"the {keyed} frame(s) received are kept")
         return {"FINISHED"}
 
-    def execute(self, context):
+    def _start(self, context) -> bool:
+        """Start the job; on any failure: one line in the report and the status, nothing left
+        running (a session that did start is ended), False."""
+        running = sess_mod.active()
         try:
             self._job = self._begin(context)
-        except (launch.LaunchError, sess_mod.SessionError) as exc:
-            sess_mod.start_failed(str(exc))
-            self.report({"ERROR"}, str(exc))
+            return True
+        except Exception as exc:  # noqa: BLE001 - a failed start must never leave the add-on stuck
+            message = launch.failure_line(exc)
+        if sess_mod.active() is not running:      # this start's own session, never one already running
+            sess_mod.end_active()
+        sess_mod.start_failed(message)
+        self.report({"ERROR"}, message)
+        return False
+
+    def _step(self, context) -> str:
+        """One pump step; an unexpected error ends the bake (one line, keys kept) as 'failed'."""
+        try:
+            return pump.bake_step(self._job, context.scene)
+        except Exception as exc:  # noqa: BLE001 - the worker must be stopped and the buttons freed
+            pump.abort_bake(self._job, launch.failure_line(exc))
+            return "failed"
+
+    def execute(self, context):
+        if not self._start(context):
             return {"CANCELLED"}
         while True:
-            result = pump.bake_step(self._job, context.scene)
+            result = self._step(context)
             if result != "running":
                 return self._finish(context, result)
             time.sleep(_POLL_S)
 
     def invoke(self, context, event):
-        try:
-            self._job = self._begin(context)
-        except (launch.LaunchError, sess_mod.SessionError) as exc:
-            sess_mod.start_failed(str(exc))
-            self.report({"ERROR"}, str(exc))
+        if not self._start(context):
             return {"CANCELLED"}
         wm = context.window_manager
         self._timer = wm.event_timer_add(_POLL_S, window=context.window)
+        _OPEN_UI.append((wm, self._timer))
         wm.progress_begin(0, 100)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
@@ -73,15 +109,14 @@ class _WorkerJobMixin:
             self._job.cancelled = True
         elif event.type != "TIMER":
             return {"PASS_THROUGH"}
-        result = pump.bake_step(self._job, context.scene)
+        result = self._step(context)
         wm = context.window_manager
         wm.progress_update(int(100 * self._progress(self._job)))
         if context.area:
             context.area.tag_redraw()
         if result == "running":
             return {"RUNNING_MODAL"}
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
+        _end_ui(wm, self._timer)
         return self._finish(context, result)
 
 
@@ -102,12 +137,15 @@ class MOCAP_OT_bake(_WorkerJobMixin, bpy.types.Operator):
     def _begin(self, context):
         props = context.scene.smplx_mocap
         spec = launch.source_spec(props)
-        detections, out = launch.cache_paths(spec)
+        start, count = launch.trim(props, self.max_frames)
+        detections, out = cache.new_paths(spec)
         session, obj = launch.start("bake", context, source=spec, detections=detections, out=out,
-                                    max_frames=self.max_frames)
-        obj["smplx_mocap_detections"] = detections
+                                    max_frames=count, start_frame=start)
+        obj[cache.DETECTIONS_PROP] = cache.stored(detections)
         return pump.start_bake(session, obj, context.scene, out, detections, launch.mesh_of(obj),
-                               parts=launch.parts(props))
+                               parts=launch.parts(props), take=launch.take_name(spec),
+                               match_scene=props.match_scene, rate=launch.source_rate(props, spec),
+                               camera=(spec if props.source_type == "VIDEO" else "") if props.add_camera else None)
 
 
 class MOCAP_OT_resolve(_WorkerJobMixin, bpy.types.Operator):
@@ -120,16 +158,28 @@ class MOCAP_OT_resolve(_WorkerJobMixin, bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         obj = context.scene.smplx_mocap.target
-        return sess_mod.active() is None and obj is not None and "smplx_mocap_detections" in obj
+        return sess_mod.active() is None and obj is not None and cache.DETECTIONS_PROP in obj
 
     def _begin(self, context):
         props = context.scene.smplx_mocap
         obj = props.target
-        detections = str(obj["smplx_mocap_detections"])
-        _, out = launch.cache_paths(detections.replace(".detections.npz", ""))
+        detections = cache.resolve(str(obj[cache.DETECTIONS_PROP]))
+        if not os.path.isfile(detections):
+            raise launch.LaunchError(f"the bake's detections '{detections}' are gone: bake the video again")
+        out = cache.motion_path_for(detections)
         session, obj = launch.start("resolve", context, source="", detections=detections, out=out)
         return pump.start_bake(session, obj, context.scene, out, detections, launch.mesh_of(obj),
-                               parts=launch.parts(props))
+                               parts=launch.parts(props), match_scene=props.match_scene)
 
 
 CLASSES = (MOCAP_OT_bake, MOCAP_OT_resolve)
+
+
+def register() -> None:
+    register_classes(CLASSES)
+
+
+def unregister() -> None:
+    while _OPEN_UI:
+        _end_ui(*_OPEN_UI[-1])
+    unregister_classes(CLASSES)

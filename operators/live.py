@@ -24,16 +24,21 @@ class MOCAP_OT_live_start(bpy.types.Operator):
 
     def execute(self, context):
         props = context.scene.smplx_mocap
+        running = sess_mod.active()
         try:
             loop = self.loop and props.source_type != "WEBCAM"
             session, obj = launch.start("live", context, loop=loop)
-        except (launch.LaunchError, sess_mod.SessionError) as exc:
-            sess_mod.start_failed(str(exc))
-            self.report({"ERROR"}, str(exc))
+            pump.start_live(session, obj, use_timer=self.use_timer, parts=launch.parts(props))
+            if props.record:
+                pump.set_recording(True, context.scene, launch.mesh_of(obj))
+        except Exception as exc:  # noqa: BLE001 - a failed start says one line and leaves nothing running
+            message = launch.failure_line(exc)
+            if sess_mod.active() is not running:
+                pump.stop_live(context.scene)
+                sess_mod.end_active()
+            sess_mod.start_failed(message)
+            self.report({"ERROR"}, message)
             return {"CANCELLED"}
-        pump.start_live(session, obj, use_timer=self.use_timer, parts=launch.parts(props))
-        if props.record:
-            pump.set_recording(True, context.scene, launch.mesh_of(obj))
         self.report({"INFO"}, f"live link started on '{obj.name}'")
         return {"FINISHED"}
 

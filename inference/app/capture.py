@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import sys
+from itertools import islice
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ..core.layout import BODY, PART_LEFT_HAND
-from ..core.records import DEFAULT_FOV_DEG, Camera, Detection, DetectionSeq
+from ..core.records import DEFAULT_FOV_DEG, DEFAULT_FPS, Camera, Detection, DetectionSeq
 from ..detect.base import detect
 from ..detect.mediapipe_holistic import MediaPipeHolisticDetector
 from ..pipeline.batch import solve_sequence
@@ -23,13 +24,14 @@ class CaptureResult:
     preview_written: bool = False
 
 
-def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: float = 30.0,
+def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: float = DEFAULT_FPS,
                   max_frames: int | None = None, progress: bool = True,
-                  should_stop: Callable[[], bool] | None = None
+                  should_stop: Callable[[], bool] | None = None, start_frame: int = 0
                   ) -> tuple[DetectionSeq, tuple[int, int], np.ndarray | None, int]:
     """Run the detector over every frame of ``spec``. Ctrl-C (KeyboardInterrupt), or
     ``should_stop()`` turning true between frames, stops and keeps what was captured; with nothing
-    captured yet it raises KeyboardInterrupt.
+    captured yet it raises KeyboardInterrupt. The first ``start_frame`` frames are skipped (their
+    successors keep the source's timestamps).
 
     Returns the detections, the image size, the best frame for a preview (most visible body) and
     its index in the detections.
@@ -37,14 +39,15 @@ def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: 
     dets: list[Detection] = []
     best_img, best_idx, best_score = None, -1, -1.0
     with open_source(spec, folder_fps=folder_fps) as src:
-        total = src.frame_count if max_frames is None else min(max_frames, src.frame_count or max_frames)
+        remaining = max(0, src.frame_count - start_frame) if src.frame_count else None
+        total = remaining if max_frames is None else min(max_frames, remaining or max_frames)
         bar = None
         if progress:
             from tqdm import tqdm
             bar = tqdm(total=total, unit="frame", desc="capture", file=sys.stderr, leave=False)
         detector = MediaPipeHolisticDetector(static_images=src.kind in ("image", "folder"), hands=hands, face=face)
         try:
-            for frame in src:
+            for frame in islice(src, start_frame, None):
                 if should_stop is not None and should_stop():
                     raise KeyboardInterrupt
                 det = detect(detector, frame)
@@ -70,8 +73,9 @@ def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: 
 
 
 def run_capture(spec: str, model_path: str | None = None, fov_deg: float | None = None,
-                hands: bool = True, face: bool = True, smoothing: float = 0.5, folder_fps: float = 30.0,
+                hands: bool = True, face: bool = True, smoothing: float = 0.5, folder_fps: float = DEFAULT_FPS,
                 max_frames: int | None = None, progress: bool = True, preview_path: str | None = None,
+                start_frame: int = 0,
                 on_detected: Callable[[int], None] | None = None,
                 should_stop: Callable[[], bool] | None = None) -> CaptureResult:
     """Capture one input into a :class:`Motion` (and optionally a preview PNG). ``on_detected(n)``
@@ -81,7 +85,8 @@ def run_capture(spec: str, model_path: str | None = None, fov_deg: float | None 
     if model_path:
         from ..body.body_model import load_smplx
         model = load_smplx(model_path, load_posedirs=False)
-    seq, size, best_img, best_idx = detect_source(spec, hands, face, folder_fps, max_frames, progress, should_stop)
+    seq, size, best_img, best_idx = detect_source(spec, hands, face, folder_fps, max_frames, progress, should_stop,
+                                                  start_frame)
     if on_detected is not None:
         on_detected(len(seq))
     camera = Camera.from_fov(size[0], size[1], fov_deg or DEFAULT_FOV_DEG)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator, NoReturn
 
 from ..core.errors import MocapError
+from ..core.records import DEFAULT_FPS
 from .options import check_fov_smoothing, check_frame_options, check_npz_path, check_preview_path
 
 EXIT_USER_ERROR = 2
@@ -48,9 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--smoothing", type=float, default=0.5, help="0 (none) … 1 (heavy), default 0.5")
     c.add_argument("--no-hands", action="store_true", help="do not solve the fingers")
     c.add_argument("--no-face", action="store_true", help="do not solve the face (jaw, eyes, expressions)")
-    c.add_argument("--folder-fps", type=float, default=30.0, help="frame rate of an image folder (it has no clock)")
+    c.add_argument("--folder-fps", type=float, default=DEFAULT_FPS, help="frame rate of an image folder (it has no clock)")
     c.add_argument("--preview", help="also write a PNG: detected landmarks and the solved skeleton over a frame")
     c.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    c.add_argument("--start-frame", type=int, default=0,
+                   help="skip this many frames first (a trim: the kept frames keep the source's timestamps)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("warmup", help="compile the live solver ahead of the first webcam capture (numba; "
                    "the add-on's runtime setup runs it)")
@@ -108,7 +111,7 @@ def native_logs_off_stderr() -> Iterator[None]:
 def check_capture_args(args: argparse.Namespace) -> Path:
     """Every check that needs no work, before any: raises :class:`MocapError`. Returns the output path."""
     check_fov_smoothing(args.fov, args.smoothing)
-    check_frame_options(args.max_frames, args.folder_fps)
+    check_frame_options(args.max_frames, args.folder_fps, args.start_frame)
     out = Path(args.out) if args.out else default_out(args.input)
     check_npz_path("--out", out)
     if args.preview:
@@ -128,13 +131,15 @@ def capture(args: argparse.Namespace, interrupts: _Interrupts) -> Path:
         raise KeyboardInterrupt
     result = run_capture(args.input, model_path=args.model, fov_deg=args.fov, hands=not args.no_hands,
                          face=not args.no_face, smoothing=args.smoothing, folder_fps=args.folder_fps,
-                         max_frames=args.max_frames, progress=not args.quiet, preview_path=args.preview,
+                         max_frames=args.max_frames, start_frame=args.start_frame, progress=not args.quiet, preview_path=args.preview,
                          on_detected=detected, should_stop=lambda: interrupts.requested)
     result.motion.save(out)
     valid = int(result.motion.valid.sum())
     if valid == 0:
         print(f"warning: no person was detected in {len(result.motion.valid)} frame(s); "
               "the output has valid all false", file=sys.stderr)
+    for warning in result.motion.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{len(result.motion.valid)} frames, person in {valid}; wrote {out}")
     if args.preview and result.preview_written:
         print(f"preview: {args.preview}")

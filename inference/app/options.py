@@ -47,10 +47,12 @@ def check_preview_path(path: Path) -> None:
     check_writable_file("--preview", path)
 
 
-def check_frame_options(max_frames: int | None, folder_fps: float | None = None) -> None:
-    """Raise :class:`InputError` for a frame limit below 1 or a folder frame rate that is not a
-    positive number."""
+def check_frame_options(max_frames: int | None, folder_fps: float | None = None, start_frame: int = 0) -> None:
+    """Raise :class:`InputError` for a frame limit below 1, a negative first frame or a folder frame
+    rate that is not a positive number."""
     if max_frames is not None and max_frames < 1:
         raise InputError(f"--max-frames {max_frames}: give at least 1, or leave it out")
+    if start_frame < 0:
+        raise InputError(f"--start-frame {start_frame}: give the number of frames to skip, 0 or more")
     if folder_fps is not None and not (math.isfinite(folder_fps) and folder_fps > 0):
         raise InputError(f"--folder-fps {folder_fps}: give the image folder's frame rate, a number above 0")

@@ -12,10 +12,10 @@ from ..core.skeleton import PARENTS
 from ..pipeline.motion import Motion
 
 
-def project_points(motion: Motion, points: np.ndarray) -> np.ndarray:
-    """World points (N, 3) → pixels (N, 2) through the motion's stored camera and camera pose."""
-    world_to_cam = np.linalg.inv(motion.camera_to_world)
-    p = points @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
+def project_points(motion: Motion, points: np.ndarray, frame: int) -> np.ndarray:
+    """World points (N, 3) of ``frame`` → pixels (N, 2) through the motion's stored camera and
+    camera pose (:meth:`Motion.camera_points`)."""
+    p = motion.camera_points(points, frame)
     K = motion.camera.K
     return p[:, :2] / np.maximum(p[:, 2:3], 1e-6) * np.diag(K)[:2] + K[:2, 2]
 
@@ -33,7 +33,7 @@ def draw_preview(image: np.ndarray, motion: Motion, frame: int) -> np.ndarray:
             if c > 0.3:
                 cv2.circle(img, (int(u), int(v)), r, color, -1, cv2.LINE_AA)
     if motion.valid[frame]:
-        uv = project_points(motion, motion.joints[frame])
+        uv = project_points(motion, motion.joints[frame], frame)
         for j in range(1, len(PARENTS)):
             a, b = uv[j], uv[PARENTS[j]]
             cv2.line(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (0, 230, 255), 2, cv2.LINE_AA)

@@ -2,7 +2,7 @@
 
     python -m inference.app.worker --ring PATH --token HEX --mode {live,bake,resolve} --source SPEC
         [--model SMPLX.npz] [--fov DEG] [--no-hands] [--no-face] [--smoothing 0..1] [--loop]
-        [--detections PATH.npz] [--out PATH.npz] [--max-frames N] [--device auto|cpu|gpu]
+        [--detections PATH.npz] [--out PATH.npz] [--max-frames N] [--start-frame N] [--device auto|cpu|gpu]
 
 It attaches to the shared-memory ring Blender created (:mod:`inference.stream.ring`; it never unlinks
 it) and streams solved frames into it:
@@ -38,6 +38,8 @@ import threading
 import time
 import traceback
 from collections import deque
+from itertools import islice
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, TextIO
@@ -58,6 +60,8 @@ from .options import check_fov_smoothing, check_frame_options, check_npz_path  #
 
 EXIT_OK, EXIT_BUG, EXIT_USER_ERROR = 0, 1, 2
 HEARTBEAT_PERIOD_S = 0.1
+#: The ring's notice while numba compiles the live solver (a Python whose numba cache is empty).
+COMPILE_NOTICE = "compiling the live solver (once, about 30 s)"
 WRITE_WAIT_S = 0.2            # a blocked bake write re-checks the stop flag this often
 FPS_WINDOW = 30               # frames in the fps estimate
 
@@ -81,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detections", default="", help="bake: where to cache the raw detections; resolve: the cache to read")
     p.add_argument("--out", default="", help="bake / resolve: the output .npz")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--start-frame", type=int, default=0, help="skip this many frames first (a trim)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"), help="where the detector runs")
     return p
 
@@ -88,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 def check_options(args: argparse.Namespace) -> None:
     """Raise :class:`InputError` for options that cannot work (before any heavy work starts)."""
     check_fov_smoothing(args.fov, args.smoothing)
-    check_frame_options(args.max_frames)
+    check_frame_options(args.max_frames, start_frame=args.start_frame)
     if args.mode in ("live", "bake") and not args.source:
         raise InputError(f"--mode {args.mode} needs --source (a video, image, folder or webcam:N)")
     if args.mode in ("live", "bake") and args.device == "gpu":
@@ -125,6 +130,30 @@ def watch_stdin(stop: threading.Event, stdin: TextIO | None = None) -> threading
     th = threading.Thread(target=run, name="stdin-watch", daemon=True)
     th.start()
     return th
+
+
+@contextmanager
+def compile_notice(ring: stream.Ring):
+    """Say :data:`COMPILE_NOTICE` in the ring's notice while numba compiles inside the block: its
+    ``numba:compile`` event fires on a cache miss only, so loading the cache says nothing."""
+    from ..body import solve_numba
+    if not solve_numba.AVAILABLE:
+        yield
+        return
+    from numba.core import event
+
+    class _Notice(event.Listener):
+        def on_start(self, _event):
+            ring.notice = COMPILE_NOTICE
+
+        def on_end(self, _event):
+            pass
+
+    try:
+        with event.install_listener("numba:compile", _Notice()):
+            yield
+    finally:
+        ring.notice = ""
 
 
 class Heartbeat:
@@ -231,11 +260,12 @@ def stream_source(args: argparse.Namespace, ring: stream.Ring, stop: threading.E
     kept = []
     with open_source(args.source, loop=args.loop and not bake) as src:
         camera = Camera.from_fov(src.size[0], src.size[1], args.fov or DEFAULT_FOV_DEG)
-        total = 0 if (src.loop or not src.frame_count) else src.frame_count
+        total = 0 if (src.loop or not src.frame_count) else max(0, src.frame_count - args.start_frame)
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total else args.max_frames
         detector = MediaPipeHolisticDetector(static_images=src.kind in ("image", "folder"), hands=hands, face=face)
-        pipe = LivePipeline(camera, model=model, hands=hands, face=face, smoothing=args.smoothing)
+        with compile_notice(ring):   # LivePipeline loads (or compiles) the live solver
+            pipe = LivePipeline(camera, model=model, hands=hands, face=face, smoothing=args.smoothing)
         layout, record = ring.layout, np.empty(ring.layout.record_len, np.float32)
         meter, rest_sent = RateMeter(), False
         ring.progress = (0, total)
@@ -243,7 +273,7 @@ def stream_source(args: argparse.Namespace, ring: stream.Ring, stop: threading.E
         summary.state = "running"
         try:
             pace = not bake and src.kind != "webcam"
-            for frame in _paced(iter(src), stop, pace, args.max_frames):
+            for frame in _paced(islice(src, args.start_frame, None), stop, pace, args.max_frames):
                 det = detect(detector, frame)
                 if bake:
                     kept.append(det)

@@ -43,14 +43,15 @@ from ..core.skeleton import DEPTH, LEVELS, NUM_JOINTS, PARENTS, forward_kinemati
 from .subject import Rig, Subject
 from .tables import (B_COLLAR, B_ELBOW, B_FINGERS, B_HEAD, B_LEGS, B_NECK, B_PELVIS, B_SHOULDER, B_SPINE, B_WRIST,
                      BACK, BEND_AGAINST, BEND_CLEAR, BEND_SEEN_HI, BEND_SEEN_LO, COLLAR, COLLAR_PROTRACTION, DAMPING,
-                     FACE_WEIGHT_FLOOR, FD_PROBES, FD_STEP, FINGER_BLOCK, FINGER_LMS, FOOT_SEEN_HI, FOOT_SEEN_LO,
-                     FORWARD, FR_CHEST, FR_FEET, FR_HANDS, FR_PELVIS, FR_POSE_HANDS, FRAME_TARGETS, FROM_BLOCKS, HEAD,
-                     HEAD_MID, IDENTITY_TRACE_ROW, IS_KNEE, KNEE, KNEE_HYPEREXTENSION, LEG_VISIBLE, LEGS, LM_HIP,
-                     MAX_ANGLE, NUM_FRAMES, NUM_TORSO, PALM_LMS, POSE_HAND_SEEN, PRIOR_W, RHYTHM_FREE, RHYTHM_RATIO,
-                     RHYTHM_REST, S_ANKLE, S_ELBOW, S_FACE, S_HEEL, S_INDEX, S_KNEE, S_PINKY, S_SHOULDER, S_TOE,
-                     S_WRIST, SHOULDER, SPINE, SPINE_SHARE, TORSO_BOUND, TORSO_COLD_TOL, TORSO_COLLARS,
-                     TORSO_ITERS_COLD, TORSO_ITERS_WARM, TORSO_SPINE, TORSO_TILT, TORSO_WARM_TOL, TRACE_AT_KNEE_LIMIT,
-                     TRACE_AT_LIMIT, TWIST_SHARE, W_CHEST, W_HEAD, WRIST)
+                     FACE_WEIGHT_FLOOR, FD_PROBES, FD_STEP, FINGER_BLOCK, FINGER_FLEXION, FINGER_HYPEREXTENSION,
+                     FINGER_LMS, FINGER_SIDEWAYS, FOOT_SEEN_HI, FOOT_SEEN_LO, FORWARD, FR_CHEST, FR_FEET, FR_HANDS,
+                     FR_PELVIS, FR_POSE_HANDS, FRAME_TARGETS, FROM_BLOCKS, HEAD, HEAD_MID, IDENTITY_TRACE_ROW,
+                     IS_KNEE, KNEE, KNEE_HYPEREXTENSION, LEG_VISIBLE, LEGS, LM_HIP, MAX_ANGLE, MCP_ABDUCTION,
+                     MCP_HYPEREXTENSION, NUM_FRAMES, NUM_TORSO, PALM_LMS, POSE_HAND_SEEN, PRIOR_W, RHYTHM_FREE,
+                     RHYTHM_RATIO, RHYTHM_REST, S_ANKLE, S_ELBOW, S_FACE, S_HEEL, S_INDEX, S_KNEE, S_PINKY,
+                     S_SHOULDER, S_TOE, S_WRIST, SHOULDER, SPINE, SPINE_SHARE, TORSO_BOUND, TORSO_COLD_TOL,
+                     TORSO_COLLARS, TORSO_ITERS_COLD, TORSO_ITERS_WARM, TORSO_SPINE, TORSO_TILT, TORSO_WARM_TOL,
+                     TRACE_AT_KNEE_LIMIT, TRACE_AT_LIMIT, TWIST_SHARE, W_CHEST, W_HEAD)
 
 
 def legs_seen(W: np.ndarray) -> np.ndarray:
@@ -95,6 +96,26 @@ def _bend_secondary(base: np.ndarray, mid: np.ndarray, end: np.ndarray, fallback
     # is believed as seen
     wgt = np.where((rot.dot(e, fallback) < -BEND_AGAINST * e_len) & (e_len < BEND_CLEAR * _norm(w1)), 0.0, wgt)
     return rot.normalize(wgt * (e / np.maximum(e_len, rot.EPS)) + (1.0 - wgt) * fallback)
+
+
+def _finger_aim(parent: np.ndarray, child: np.ndarray, hinge: np.ndarray, bone: np.ndarray,
+                abduction: float, hyperextension: float) -> np.ndarray:
+    """Global rotation of a finger joint whose child bone (unit, rest) is to point along the
+    detected ``bone``: the shortest turn from the parent's frame; for a joint with a flexion axis
+    (``hinge``, unit in rest, else 0; tables.FINGER_PLANAR) the direction is first brought into
+    its range: at most ``abduction`` out of the plane of flexion, flexion in [-hyperextension,
+    FINGER_FLEXION] (beyond either end: the nearer end round the circle). parent (..., 3, 3);
+    child, hinge, bone (..., 3) → (..., 3, 3)."""
+    d = rot.normalize(rot.mv(rot.transpose(parent), bone))              # in the parent's rest frame
+    flex_dir = rot.cross(hinge, child)
+    side = np.clip(np.arcsin(np.clip(rot.dot(d, hinge), -1.0, 1.0)), -abduction, abduction)
+    flex = np.arctan2(rot.dot(d, flex_dir), rot.dot(d, child))
+    inside = (flex >= -hyperextension) & (flex <= FINGER_FLEXION)
+    nearer_max = (flex - FINGER_FLEXION) % (2 * np.pi) < (-hyperextension - flex) % (2 * np.pi)
+    flex = np.where(inside, flex, np.where(nearer_max, FINGER_FLEXION, -hyperextension))
+    limited = np.cos(side) * (np.cos(flex) * child + np.sin(flex) * flex_dir) + np.sin(side) * hinge
+    aim = np.where(rot.dot(hinge, hinge) > 0.5, limited, d)
+    return parent @ rot.swing(child, aim)
 
 
 @dataclass
@@ -271,7 +292,6 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
     P_mid = base + rot.mv(G_upper, rig.limb_bones)                      # elbows, knees
     G_lower = rot.aim_unit(G_upper, rig.lower_dirs, end - P_mid)        # forearm hinges, knees
     fore_hinge = G_lower[:, :2]
-    P_wrist = P_mid[:, :2] + rot.mv(fore_hinge, B[WRIST])
 
     # 3b. wrists from the hand landmarks, else from the pose model's index/pinky knuckles ---------
     pose_ok = (np.minimum(W[:, S_INDEX], W[:, S_PINKY]) > POSE_HAND_SEEN)[..., None, None]
@@ -286,15 +306,19 @@ def solve_skeleton(Q: np.ndarray, W: np.ndarray, hand_ok: np.ndarray, subject: S
         tw = rot.twist_angle(rot.transpose(swung) @ twisted, rig.twist_axes)
         swung = swung @ rot.axis_angle(rig.twist_axes * (TWIST_SHARE * tw)[..., None])
 
-        # 4. fingers: aim each phalanx at the next landmark, from the parent's frame ---------------
-        Hs = (H - palm_wrist[:, :, None] + P_wrist[:, :, None])[:, :, FINGER_LMS[:, 1:]]  # (T, 2, 5, 3, 3) on the wrist
-        parent_G, parent_P = wrist_G[:, :, None], P_wrist[:, :, None]   # (T, 2, 1, ...)
+        # 4. fingers: aim each phalanx along its detected bone (landmark to next landmark), from
+        # the parent's frame; not at the next landmark from where the chain put the joint, whose
+        # direction turns round when the skeleton's finger overshoots the detected one
+        lms = H[:, :, FINGER_LMS]                                       # (T, 2, 5, 4, 3)
+        bone_dirs = lms[..., 1:, :] - lms[..., :-1, :]                  # (T, 2, 5, 3, 3)
+        parent_G = wrist_G[:, :, None]                                  # (T, 2, 1, 3, 3)
         keep = hand_ok[:, :, None, None, None]
         for k in range(len(FINGER_BLOCK)):
-            p = parent_P + rot.mv(parent_G, rig.finger_bones[k])
-            g = np.where(keep, rot.aim_unit(parent_G, rig.finger_child[k], Hs[..., k, :] - p), parent_G)
+            limits = (MCP_ABDUCTION, MCP_HYPEREXTENSION) if k == 0 else (FINGER_SIDEWAYS, FINGER_HYPEREXTENSION)
+            g = np.where(keep, _finger_aim(parent_G, rig.finger_child[k], rig.finger_hinge[k], bone_dirs[..., k, :],
+                                           *limits), parent_G)
             fingers[:, k] = g
-            parent_G, parent_P = g, p
+            parent_G = g
     else:
         fingers[:] = wrist_G[:, None, :, None]                           # fingers follow the wrist
 

@@ -69,7 +69,7 @@ C_SPINE_SHARE, C_PRIOR_W, C_SCALARS, C_ITERS, C_MAX_ANGLE, C_TRACE_LIMIT, C_BOUN
 (SC_W_HEAD, SC_W_CHEST, SC_FD_STEP, SC_DAMP, SC_LEG_VISIBLE, SC_PROTRACTION, SC_KNEE_TRACE, SC_VISIBLE,
  SC_KNEE_HYPER, SC_HEAD_MID, SC_FACE_FLOOR, SC_BEND_LO, SC_BEND_HI, SC_BEND_AGAINST, SC_BEND_CLEAR, SC_FOOT_LO,
  SC_FOOT_HI, SC_POSE_HAND_SEEN, SC_TWIST_SHARE, SC_RHYTHM_FREE, SC_RHYTHM_REST, SC_RHYTHM_RATIO,
- SC_MIN_DEPTH) = range(23)
+ SC_MIN_DEPTH, SC_FINGER_HYPER, SC_MCP_ABDUCTION, SC_MCP_HYPER, SC_FINGER_FLEXION, SC_FINGER_SIDEWAYS) = range(28)
 IT_COLD, IT_WARM, IT_COLD_TOL, IT_WARM_TOL = range(4)
 R_RV_MAP, R_OFFSETS, R_HEAD_BONE = 4, 19, 22                          # in rig_args' tuple
 _R_FIXED = 12  # the torso residual's entries before its parameter priors: shoulders (6), head (3), chest (3)
@@ -206,6 +206,20 @@ def _swing_units(a, b):
 @_jit
 def _aim_unit(parent, unit_bone, target):
     return _mm(_swing_units(_mv(parent, unit_bone), _normalize(target)), parent)
+
+
+@_jit
+def _finger_aim(parent, child, hinge, bone, abduction, hyper, flexion):
+    """solve._finger_aim for one joint."""
+    d = _normalize(_mtv(parent, bone))
+    if _dot(hinge, hinge) > 0.5:
+        flex_dir = _cross(hinge, child)
+        side = min(max(np.arcsin(min(max(_dot(d, hinge), -1.0), 1.0)), -abduction), abduction)
+        flex = np.arctan2(_dot(d, flex_dir), _dot(d, child))
+        if flex < -hyper or flex > flexion:
+            flex = flexion if (flex - flexion) % (2 * np.pi) < (-hyper - flex) % (2 * np.pi) else -hyper
+        d = np.cos(side) * (np.cos(flex) * child + np.sin(flex) * flex_dir) + np.sin(side) * hinge
+    return _mm(parent, _swing_units(child, d))
 
 
 @_jit
@@ -402,7 +416,7 @@ def _torso_residual(x, pelvis0, hip_axis, hip_mid, shoulder_t, head_t, chest_t, 
     """solve._torso_residual: (8,) → (20,)."""
     (bones, pelvis_off, spine_sum, target_frame_t, rv_map, collar_fwd_sign, torso_vectors, spine3_children,
      hip_bones, face_offsets, aim1_dirs, elbow_dirs, limb_bones, limb_frame_t, lower_dirs, twist_axes,
-     finger_bones, finger_child, palm_offsets, offsets, collar_bones, shoulder_bones, head_bone,
+     finger_hinge, finger_child, palm_offsets, offsets, collar_bones, shoulder_bones, head_bone,
      wrist_bones) = rig
     spine_share, prior_w = cfg[C_SPINE_SHARE], cfg[C_PRIOR_W]
     w_head, w_chest = cfg[C_SCALARS][SC_W_HEAD], cfg[C_SCALARS][SC_W_CHEST]
@@ -551,7 +565,7 @@ def _solve_skeleton_kernel(Q, W, hand_ok, rig, tabs, cfg, x0, warm, iters, full)
     G (55, 3, 3), joints (55, 3), torso parameters (8,)."""
     (bones, pelvis_off, spine_sum, target_frame_t, rv_map, collar_fwd_sign, torso_vectors, spine3_children,
      hip_bones, face_offsets, aim1_dirs, elbow_dirs, limb_bones, limb_frame_t, lower_dirs, twist_axes,
-     finger_bones, finger_child, palm_offsets, offsets, collar_bones, shoulder_bones, head_bone,
+     finger_hinge, finger_child, palm_offsets, offsets, collar_bones, shoulder_bones, head_bone,
      wrist_bones) = rig
     frame_targets, lm, palm_lms, parents = tabs[T_FRAME_TARGETS], tabs[T_LM], tabs[T_PALM_LMS], tabs[T_PARENTS]
     block_order, finger_lms, horn, blk = tabs[T_BLOCK_ORDER], tabs[T_FINGER_LMS], tabs[T_HORN], tabs[T_BLOCKS]
@@ -642,10 +656,8 @@ def _solve_skeleton_kernel(Q, W, hand_ok, rig, tabs, cfg, x0, warm, iters, full)
         G_upper[i] = _align_to_frame(limb_frame_t[i], mid[i] - base[i], sec)
         P_mid[i] = base[i] + _mv(G_upper[i], limb_bones[i])
         G_lower[i] = _aim_unit(G_upper[i], lower_dirs[i], end[i] - P_mid[i])
-    P_wrist = np.empty((2, 3))
     wrist_G = np.empty((2, 3, 3))
     for s in range(2):
-        P_wrist[s] = P_mid[s] + _mv(G_lower[s], wrist_bones[s])
         if hand_ok[s]:
             wrist_G[s] = frames[fr_hands + s]
         elif min(W[IX[s]], W[PK[s]]) > sc[SC_POSE_HAND_SEEN]:
@@ -656,7 +668,7 @@ def _solve_skeleton_kernel(Q, W, hand_ok, rig, tabs, cfg, x0, warm, iters, full)
     # 3b. neck and forearm twist, fingers (the full solve only); in tables.FINGER_BLOCK's order
     swung = np.empty((3, 3, 3))
     swung[0], swung[1], swung[2] = neck_swing, G_lower[0], G_lower[1]
-    n_phal, n_side, n_fing = finger_bones.shape[0], finger_bones.shape[1], finger_bones.shape[2]
+    n_phal, n_side, n_fing = finger_hinge.shape[0], finger_hinge.shape[1], finger_hinge.shape[2]
     fingers = np.empty((n_phal, n_side, n_fing, 3, 3))
     if full:
         for i in range(3):
@@ -665,16 +677,18 @@ def _solve_skeleton_kernel(Q, W, hand_ok, rig, tabs, cfg, x0, warm, iters, full)
             swung[i] = _mm(swung[i], _axis_angle(twist_axes[i] * (sc[SC_TWIST_SHARE] * tw)))
         for s in range(n_side):
             for f in range(n_fing):
-                parent_G, parent_P = wrist_G[s], P_wrist[s]
+                parent_G = wrist_G[s]
                 for k in range(n_phal):
-                    p = parent_P + _mv(parent_G, finger_bones[k, s, f])
-                    if hand_ok[s]:
-                        target = Q[hand_base[s] + finger_lms[f, k + 1]] - palm_wrist[s] + P_wrist[s]
-                        g = _aim_unit(parent_G, finger_child[k, s, f], target - p)
+                    if hand_ok[s]:   # along the detected bone, as solve.py
+                        bone = Q[hand_base[s] + finger_lms[f, k + 1]] - Q[hand_base[s] + finger_lms[f, k]]
+                        abd, hyper = ((sc[SC_MCP_ABDUCTION], sc[SC_MCP_HYPER]) if k == 0
+                                      else (sc[SC_FINGER_SIDEWAYS], sc[SC_FINGER_HYPER]))
+                        g = _finger_aim(parent_G, finger_child[k, s, f], finger_hinge[k, s, f], bone, abd, hyper,
+                                        sc[SC_FINGER_FLEXION])
                     else:
                         g = parent_G
                     fingers[k, s, f] = g
-                    parent_G, parent_P = g, p
+                    parent_G = g
     else:
         for k in range(n_phal):
             for s in range(n_side):
@@ -845,7 +859,10 @@ def _tables() -> tuple:
         (SC_BEND_HI, S.BEND_SEEN_HI), (SC_BEND_AGAINST, S.BEND_AGAINST), (SC_BEND_CLEAR, S.BEND_CLEAR),
         (SC_FOOT_LO, S.FOOT_SEEN_LO), (SC_FOOT_HI, S.FOOT_SEEN_HI), (SC_POSE_HAND_SEEN, S.POSE_HAND_SEEN),
         (SC_TWIST_SHARE, S.TWIST_SHARE), (SC_RHYTHM_FREE, S.RHYTHM_FREE), (SC_RHYTHM_REST, S.RHYTHM_REST),
-        (SC_RHYTHM_RATIO, S.RHYTHM_RATIO), (SC_MIN_DEPTH, S.MIN_DEPTH)), np.float64)
+        (SC_RHYTHM_RATIO, S.RHYTHM_RATIO), (SC_MIN_DEPTH, S.MIN_DEPTH),
+        (SC_FINGER_HYPER, S.FINGER_HYPEREXTENSION), (SC_MCP_ABDUCTION, S.MCP_ABDUCTION),
+        (SC_MCP_HYPER, S.MCP_HYPEREXTENSION), (SC_FINGER_FLEXION, S.FINGER_FLEXION),
+        (SC_FINGER_SIDEWAYS, S.FINGER_SIDEWAYS)), np.float64)
     iters = _laid_out(((IT_COLD, S.TORSO_ITERS_COLD), (IT_WARM, S.TORSO_ITERS_WARM), (IT_COLD_TOL, S.TORSO_COLD_TOL),
                        (IT_WARM_TOL, S.TORSO_WARM_TOL)), np.float64)
     trace_limit = np.concatenate([[-np.inf], S.TRACE_AT_LIMIT])          # indexed by joint, root never limited
@@ -868,7 +885,7 @@ def rig_args(subject: Subject) -> tuple:
         args = tuple(c(a) for a in (
             B, rig.pelvis_off, rig.spine_sum, rig.target_frame_t, rig.rv_map, rig.collar_fwd_sign,
             rig.torso_vectors, rig.spine3_children, rig.hip_bones, rig.face_offsets, rig.aim1_dirs,
-            rig.elbow_dirs, rig.limb_bones, rig.limb_frame_t, rig.lower_dirs, rig.twist_axes, rig.finger_bones,
+            rig.elbow_dirs, rig.limb_bones, rig.limb_frame_t, rig.lower_dirs, rig.twist_axes, rig.finger_hinge,
             rig.finger_child, rig.palm_offsets, subject.offsets, B[S.COLLAR], B[S.SHOULDER], B[S.HEAD],
             B[S.WRIST]))
         rig._kernel_args = args

@@ -13,9 +13,9 @@ import numpy as np
 from ..core import rotations as rot
 from ..core.skeleton import bone_vectors
 from .landmarks import landmark_offsets
-from .tables import (ANKLE, BACK, COLLAR, ELBOW, FINGER_JOINTS, FINGER_LMS, FOOT, FORWARD, HAND_BASE, HEAD,
-                     HEAD_MID, HIP, KNEE, LM_FACE, LM_HEEL, LM_TOE, NECK, NUM_TORSO, PALM_JOINTS, SHOULDER,
-                     SPINE, TORSO_COLLARS, TORSO_SPINE, WRIST)
+from .tables import (ANKLE, BACK, COLLAR, ELBOW, FINGER_JOINTS, FINGER_LMS, FINGER_PLANAR, FOOT, FORWARD, HAND_BASE,
+                     HEAD, HEAD_MID, HIP, KNEE, LM_FACE, LM_HEEL, LM_TOE, NECK, NUM_TORSO, PALM_DOWN, PALM_JOINTS,
+                     SHOULDER, SPINE, TORSO_COLLARS, TORSO_SPINE, WRIST)
 
 
 def _rv_map(collar_basis: np.ndarray) -> np.ndarray:
@@ -53,7 +53,7 @@ class Rig:
     lower_bones: np.ndarray      # (4, 3) wrist bones (2), ankle bones (2)
     lower_dirs: np.ndarray       # (4, 3) the same, unit
     twist_axes: np.ndarray       # (3, 3) unit head bone, unit wrist bones (2)
-    finger_bones: np.ndarray     # (3, 2, 5, 3) bone of finger joint k (from its parent)
+    finger_hinge: np.ndarray     # (3, 2, 5, 3) unit flexion axis of finger joint k in rest (FINGER_PLANAR), else 0
     finger_child: np.ndarray     # (3, 2, 5, 3) unit bone of the child of finger joint k (tip offset last)
     palm_offsets: np.ndarray     # (2, 6, 3) the PALM_LMS landmarks' rest offsets from their wrist
 
@@ -69,6 +69,7 @@ class Rig:
         vb = rest[f1[:, 0]] - rest[f1[:, 2]]                              # pinky → index knuckle
         tip_off = off[HAND_BASE[:, None] + FINGER_LMS[None, :, 3]]       # (2, 5, 3)
         heel_rest = rest[ANKLE] + off[LM_HEEL]
+        child = rot.normalize(np.stack([B[FINGER_JOINTS[:, :, 1]], B[FINGER_JOINTS[:, :, 2]], tip_off]))
         return cls(
             bones=B, pelvis_off=pelvis_off,
             spine_sum=np.stack([B[SPINE[0]] - pelvis_off, B[SPINE[1]], B[SPINE[2]]]),
@@ -89,8 +90,8 @@ class Rig:
             lower_bones=np.concatenate([B[WRIST], B[ANKLE]]),
             lower_dirs=rot.normalize(np.concatenate([B[WRIST], B[ANKLE]])),
             twist_axes=rot.normalize(np.concatenate([B[HEAD][None], B[WRIST]])),
-            finger_bones=np.stack([B[FINGER_JOINTS[:, :, k]] for k in range(3)]),
-            finger_child=rot.normalize(np.stack([B[FINGER_JOINTS[:, :, 1]], B[FINGER_JOINTS[:, :, 2]], tip_off])),
+            finger_hinge=FINGER_PLANAR[..., None] * rot.normalize(rot.cross(child, PALM_DOWN)),
+            finger_child=child,
             palm_offsets=rest[PALM_JOINTS] - rest[WRIST][:, None],
         )
 

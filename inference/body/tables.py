@@ -140,6 +140,31 @@ BEND_AGAINST, BEND_CLEAR = 0.5, 0.5
 FOOT_SEEN_LO, FOOT_SEEN_HI = 0.3, 0.6
 POSE_HAND_SEEN = 0.6  # pose-model index and pinky knuckles above this orient a wrist without hand landmarks
 TWIST_SHARE = 0.5  # the neck and forearms take this share of the head's and wrists' twist about the bone
+#: (3, 2, 5) finger joints whose bend is limited to about the finger's plane of flexion (towards
+#: the palm): all three joints of the four fingers, the knuckles (phalanx 1) swinging out of it by
+#: at most MCP_ABDUCTION, the middle and end joints (near hinges) by at most FINGER_SIDEWAYS (the
+#: AMASS sample's hands, solved, reach 17° at every joint: the solve's finger frames carry no
+#: twist, so a twisted phalanx shows as a sideways bend of its child). A nearly straight finger's
+#: sideways noise (a bend-axis flip on landmarks a few pixels apart) then turns no joint far
+#: sideways, and a joint bends back by at most its hyperextension (MCP_HYPEREXTENSION,
+#: FINGER_HYPEREXTENSION); a bend beyond either end of its range is held at the nearer end, round
+#: the circle (a curled finger's noise past full flexion stays flexed instead of flipping back).
+FINGER_PLANAR = np.zeros((3, 2, 5), bool)
+FINGER_PLANAR[:, :, [FINGERS.index(f) for f in ("index", "middle", "ring", "pinky")]] = True
+MCP_ABDUCTION, MCP_HYPEREXTENSION = 0.35, 0.5      # radians
+FINGER_SIDEWAYS, FINGER_HYPEREXTENSION = 0.3, 0.2  # radians, middle and end joints
+FINGER_FLEXION = 1.9                               # radians, every finger joint (MAX_ANGLE too)
+PALM_DOWN = np.array([0.0, -1.0, 0.0])  # the palm's side in SMPL-X's rest (palms down): fingers flex towards it
+#: Side checks of the detected hands (:mod:`.hands`), in units of the hand's 2D size (the longer
+#: side of its bounding box): a hand's wrist at most HAND_REACH from its own pose wrist; two hands
+#: whose landmarks lie within HAND_DUPLICATE of each other (median), one of them with its wrist
+#: more than HAND_NEAR from its own pose wrist, are one hand found twice (on the basketball clip
+#: such pairs lie within 0.05-0.22 and 0.45-0.85 away; two hands held together at their own wrists
+#: in the AMASS sample, 0.3 and under 0.25).
+HAND_REACH, HAND_DUPLICATE, HAND_NEAR = 1.5, 0.25, 0.4
+#: A hand this many pixels across (or more) has its finger landmarks believed fully frame to frame;
+#: a smaller one in proportion, down to HAND_CONFIDENCE_FLOOR (:func:`.hands.hand_confidence`).
+HAND_CLEAR_PX, HAND_CONFIDENCE_FLOOR = 160.0, 0.1
 LEG_VISIBLE = 0.5  # knee and ankle visibility below this: the leg hangs straight
 MIN_DEPTH = 0.05  # metres: the nearest a landmark is placed on its pixel ray
 
@@ -203,6 +228,7 @@ MAX_ANGLE[ANKLE] = 1.5
 MAX_ANGLE[FOOT] = 0.8
 MAX_ANGLE[[JAW]] = 0.6
 MAX_ANGLE[EYES] = 0.6
+MAX_ANGLE[FINGER_JOINTS.ravel()] = FINGER_FLEXION
 #: (9,) picks the trace out of a flattened 3 × 3 matrix.
 IDENTITY_TRACE_ROW = np.eye(3).reshape(9)
 #: (54,) trace of a local rotation at its joint's angle limit (joints 1..54): 1 + 2 cos(limit).

@@ -13,11 +13,21 @@ import numpy as np
 from .errors import InputError
 
 
+#: Suffix of the temporary file a write goes through (``.<stem>.<random>.npz.part`` beside the target).
+PART_SUFFIX = ".npz.part"
+
+
+def partial_files(path: str | os.PathLike) -> list[Path]:
+    """Temporary files of writes to ``path`` that never finished (a process killed mid-write)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.stem}.*{PART_SUFFIX}"))
+
+
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray], compressed: bool = True) -> None:
     """Save ``arrays`` as an .npz at ``path`` (an existing folder) through a temporary file in the
     same folder, then rename: a failure leaves no file, or the old one, behind."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=PART_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             (np.savez_compressed if compressed else np.savez)(fh, **arrays)

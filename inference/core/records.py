@@ -19,6 +19,8 @@ class Frame:
 
 #: Default horizontal field of view (degrees): a typical webcam / phone main camera.
 DEFAULT_FOV_DEG = 60.0
+#: Frame rate of sources without a clock (image folders, a looped picture) and of streams that report none.
+DEFAULT_FPS = 30.0
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.layout import ARKIT_INDEX, NUM_ARKIT
-from .measures import MI, NUM_MEASURES
+from .measures import LIPS_CLOSED_GAP, MI, NOISE_FLOOR, NUM_MEASURES
 
 #: Inter-ocular distance (eye centre to eye centre, i.e. the midpoints of the eye corners) of an
 #: average adult, metres; converts canonical face units to metres for the jaw rotation.
@@ -29,8 +29,9 @@ JAW_DROP_MIX = {"chin_dist": 0.4, "lip_dist": 0.6}
 #: Channel = clip((x − lo) / (hi − lo), 0, 1) for a driving quantity x (see :data:`_DRIVERS`,
 #: mostly "measure − neutral"). Units: eye measures are fractions of the eye width, everything
 #: else fractions of the inter-ocular distance (IOD ≈ 62 mm, so 0.016 IOD ≈ 1 mm); "relative"
-#: drivers are fractions of the neutral value. ``lo`` is a dead zone above the landmark noise.
-#: Ranges were set from MediaPipe output on a talking clip and are deliberately conservative.
+#: drivers are fractions of the neutral value. ``lo`` is a small dead zone; the clip's measured
+#: landmark noise widens it and the span (:data:`NOISE_DEAD_ZONE`). Ranges were set from MediaPipe
+#: output on a talking clip and on the rendered MakeHuman head (``scripts/bench_face.py``).
 ARKIT_RANGES: dict[str, tuple[float, float]] = {
     # eye openness relative to neutral: 1 − open/neutral (0 = as open as neutral, 1 = shut).
     # MediaPipe rarely closes the lids fully: ~70 % loss is a full blink
@@ -50,7 +51,7 @@ ARKIT_RANGES: dict[str, tuple[float, float]] = {
     # chin forward shift (IOD; MediaPipe depth is weak, so a wide dead zone)
     "jawForward": (0.06, 0.20),
     # inner-lip gap (IOD, absolute) → "lips apart" score gating funnel/pucker/press/close
-    "lipsOpen": (0.02, 0.30),
+    "lipsOpen": (LIPS_CLOSED_GAP, 0.30),
     # jaw open while the lips stay together: jawOpen − lipsOpen
     "mouthClose": (0.10, 0.50),
     # mouth narrower than neutral: 1 − width/neutral (pucker if lips together, funnel if apart)
@@ -75,10 +76,12 @@ ARKIT_RANGES: dict[str, tuple[float, float]] = {
     "mouthLowerDown": (0.02, 0.12),
     # lateral upper lip raised towards the nose (IOD)
     "mouthUpperUp": (0.02, 0.08),
-    # brows (IOD above the eye corners): lowered (mean of inner and outer), inner raised, outer raised
+    # brows (IOD above the eye corners): lowered (mean of inner and outer), inner raised, outer raised.
+    # The mesh's brow points follow about a third of the skin's motion (a 5 mm raise of the
+    # rendered MakeHuman brows moves them by ~0.025 IOD ≈ 1.6 mm), hence the short raise ramps
     "browDown": (0.015, 0.08),
-    "browInnerUp": (0.02, 0.12),
-    "browOuterUp": (0.02, 0.12),
+    "browInnerUp": (0.01, 0.07),
+    "browOuterUp": (0.01, 0.07),
     # cheek below the eye raised (IOD); the mesh's cheek points jitter by ~0.02 IOD
     "cheekSquint": (0.02, 0.08),
     # nose wing raised (IOD); weak: the alar points move little and jitter with the mesh
@@ -86,6 +89,28 @@ ARKIT_RANGES: dict[str, tuple[float, float]] = {
 }
 # Not in the table: cheekPuff, tongueOut (always 0); mouthClose, mouthDimple* (derived from
 # other channels in :func:`arkit_from_measures`).
+
+#: Landmark noise → ramps. A channel's driving quantity has a noise σ (from the measures' jitter,
+#: :func:`~.measures.measure_noise`); its dead zone starts :data:`NOISE_DEAD_ZONE` σ above ``lo``
+#: and its ramp is at least :data:`NOISE_SPAN` σ long, so a still face's jitter stays in the dead
+#: zone and a rare larger excursion moves the channel a little, not from 0 to 1. On a large,
+#: well-tracked face σ is small and the table's ranges apply almost unchanged.
+NOISE_DEAD_ZONE = 3.0
+NOISE_SPAN = 8.0
+#: Noise-weighted smoothing of the measures: a measure whose noise is a large share r of the range
+#: of the most sensitive channel it drives (a gaze on a 7-pixel eye, a lip corner on a 17-pixel
+#: face) gets a one-pole weight α = NOISE_SMOOTH_MAX · r² / (NOISE_SMOOTH_REF² + r²); a clean
+#: measure (a close-up's jaw, r ≈ 0.02) is left alone.
+NOISE_SMOOTH_REF = 0.04
+NOISE_SMOOTH_MAX = 0.7
+
+#: A turned head's far mouth corner is seen edge-on: MediaPipe places it poorly (at −30° the far
+#: corner rises 0.07 IOD when only the jaw opens, the near one drops 0.03), so beyond a turn its
+#: measures borrow the near corner's change: the far side's share of the near side's grows
+#: smoothly from 0 at ``FAR_SIDE_YAW[0]`` to ``FAR_SIDE_BORROW`` at ``FAR_SIDE_YAW[1]`` (radians of
+#: head yaw). An asymmetric smile on a strongly turned head is therefore seen as symmetric.
+FAR_SIDE_YAW = (np.radians(10.0), np.radians(30.0))
+FAR_SIDE_BORROW = 1.0
 
 #: Resting iris offset from the eye-corner midpoint (eye widths) when looking straight ahead:
 #: (x, y). MediaPipe places the iris centre close to the midpoint of the corners; a population
@@ -139,6 +164,10 @@ _REL = np.array([MI[n] for n in ("eye_open_l", "eye_open_r", "mouth_width", "low
 _CORNER_OUT = np.array([MI["corner_out_l"], MI["corner_out_r"]])
 _GAZE = np.array([MI["gaze_x_l"], MI["gaze_x_r"], MI["gaze_y_l"], MI["gaze_y_r"]])
 _CORNER_UP = np.array([MI["corner_up_l"], MI["corner_up_r"]])
+_EYE_OPEN = np.array([MI["eye_open_l"], MI["eye_open_r"]])
+#: Measures of the mouth corners, (left, right) columns, that borrow the near side on a turned head.
+_CORNER_PAIRS = np.array([[MI["corner_up_l"], MI["corner_up_r"]],
+                          [MI["corner_out_l"], MI["corner_out_r"]]], np.int64)
 
 
 def _compile_drivers():
@@ -172,9 +201,33 @@ _STRETCH = np.array([_CH["mouthStretchLeft"], _CH["mouthStretchRight"]])
 _DIMPLE = np.array([_CH["mouthDimpleLeft"], _CH["mouthDimpleRight"]])
 
 
-def _ramp(x: np.ndarray, key: str) -> np.ndarray:
+def _ramp(x: np.ndarray, key: str, sigma: float = 0.0) -> np.ndarray:
+    """The ramp of :data:`ARKIT_RANGES` ``key``, its dead zone and span widened by the noise σ."""
     lo, hi = ARKIT_RANGES[key]
-    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return np.clip((x - lo - NOISE_DEAD_ZONE * sigma) / max(hi - lo, NOISE_SPAN * sigma), 0.0, 1.0)
+
+
+def far_side_share(yaw: np.ndarray) -> np.ndarray:
+    """How much of the near corner's change the far corner takes, from head yaw (T,) radians.
+
+    Returns (T, 2) float64 for (left, right): the left side is far when yaw > 0. A smoothstep
+    over :data:`FAR_SIDE_YAW`, up to :data:`FAR_SIDE_BORROW`.
+    """
+    lo, hi = FAR_SIDE_YAW
+    t = np.clip((np.abs(yaw) - lo) / (hi - lo), 0.0, 1.0)
+    b = FAR_SIDE_BORROW * t * t * (3.0 - 2.0 * t)
+    return np.stack([b * (yaw > 0), b * (yaw < 0)], axis=-1)
+
+
+def borrow_near_side(d: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """Mouth-corner changes from neutral (T, NUM_MEASURES) with the far corner's blended towards
+    the near corner's on a turned head (:func:`far_side_share`). Returns a new (T, NUM_MEASURES)."""
+    b = far_side_share(yaw)                                    # (T, 2)
+    dl, dr = d[:, _CORNER_PAIRS[:, 0]], d[:, _CORNER_PAIRS[:, 1]]
+    out = d.copy()
+    out[:, _CORNER_PAIRS[:, 0]] = dl + b[:, :1] * (dr - dl)
+    out[:, _CORNER_PAIRS[:, 1]] = dr + b[:, 1:] * (dl - dr)
+    return out
 
 
 def gaze_angles(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,20 +243,67 @@ def gaze_angles(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a[:, 0:2], a[:, 2:4]
 
 
+def channel_noise(noise: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """Noise σ of each channel's driving quantity from the measures' noise (NUM_MEASURES,) and the
+    neutral (NUM_MEASURES,): the drivers are linear in the measures, so σ² adds up through
+    the squared coefficients. Returns (52,) float64 (0 for channels without a driver)."""
+    s = np.asarray(noise, np.float64)
+    sg = np.concatenate([s, s[_REL] / np.maximum(np.abs(neutral[_REL]), 1e-6), s[_CORNER_OUT],
+                         s[_CORNER_UP], s[_GAZE] / EYE_RADIUS_OVER_WIDTH])
+    return np.sqrt((sg * sg) @ (_DRIVE * _DRIVE))
+
+
+def noise_smoothing(noise: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """One-pole weight (of the previous value) per measure, from its noise (NUM_MEASURES,) over
+    the range of the most sensitive channel it drives (:data:`NOISE_SMOOTH_REF`). Returns
+    (NUM_MEASURES,) in [0, NOISE_SMOOTH_MAX)."""
+    s = np.asarray(noise, np.float64)
+    gain = np.abs(_DRIVE) * _INV_SPAN                         # (G, 52) channel units per driver unit
+    per = gain.max(axis=1)                                     # (G,)
+    r = s * per[:NUM_MEASURES]
+    rel = s[_REL] / np.maximum(np.abs(neutral[_REL]), 1e-6) * per[NUM_MEASURES:NUM_MEASURES + _REL.size]
+    r[_REL] = np.maximum(r[_REL], rel)
+    for rows, cols in ((_CORNER_OUT, slice(NUM_MEASURES + _REL.size, NUM_MEASURES + _REL.size + 2)),
+                       (_CORNER_UP, slice(NUM_MEASURES + _REL.size + 2, NUM_MEASURES + _REL.size + 4))):
+        r[rows] = np.maximum(r[rows], s[rows] * per[cols])
+    gz = slice(NUM_MEASURES + _REL.size + 4, NUM_MEASURES + _REL.size + 8)
+    r[_GAZE] = np.maximum(r[_GAZE], s[_GAZE] / EYE_RADIUS_OVER_WIDTH * per[gz])
+    r2 = r * r
+    alpha = NOISE_SMOOTH_MAX * r2 / (NOISE_SMOOTH_REF ** 2 + r2)
+    alpha[_EYE_OPEN] = 0.0          # a blink (100–150 ms) is shorter than any useful smoothing
+    return alpha
+
+
+def noise_ramps(noise: np.ndarray | None, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The channels' ramps for a noise level: start ``lo`` (52,), slope ``inv`` (52,) and the
+    lip gap's σ (see :data:`NOISE_DEAD_ZONE`). noise: (NUM_MEASURES,) or None (the floor)."""
+    if noise is None:
+        noise = np.full(NUM_MEASURES, NOISE_FLOOR)
+    sc = channel_noise(noise, neutral)
+    return (_LO + NOISE_DEAD_ZONE * sc, 1.0 / np.maximum(1.0 / _INV_SPAN, NOISE_SPAN * sc),
+            float(noise[MI["lip_gap"]]))
+
+
 def arkit_from_measures(m: np.ndarray, neutral: np.ndarray,
-                        gaze: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                        gaze: tuple[np.ndarray, np.ndarray] | None = None,
+                        noise: np.ndarray | None = None,
+                        ramps: tuple[np.ndarray, np.ndarray, float] | None = None) -> np.ndarray:
     """ARKit channels from measures and the subject's neutral.
 
-    m: (T, NUM_MEASURES); neutral: (NUM_MEASURES,); gaze: optional output of :func:`gaze_angles`.
+    m: (T, NUM_MEASURES); neutral: (NUM_MEASURES,); gaze: optional output of :func:`gaze_angles`;
+    noise: (NUM_MEASURES,) jitter of the measures (:func:`~.measures.measure_noise`; None: the
+    noise floor), which widens each channel's dead zone and ramp (:data:`NOISE_DEAD_ZONE`);
+    ramps: :func:`noise_ramps` already computed for this noise and neutral (streaming).
     Returns (T, 52) float32 in [0, 1], order :data:`ARKIT_NAMES`.
     """
-    d = m - neutral
+    d = borrow_near_side(m - neutral, m[:, MI["head_yaw"]])
     yaw, pitch = gaze_angles(m) if gaze is None else gaze
     G = np.concatenate([d, d[:, _REL] / np.maximum(neutral[_REL], 1e-6),
                         np.maximum(d[:, _CORNER_OUT], 0.0), np.maximum(d[:, _CORNER_UP], 0.0),
                         yaw, pitch], axis=1)
-    out = np.clip((G @ _DRIVE - _LO) * _INV_SPAN, 0.0, 1.0)
-    lips_open = _ramp(m[:, MI["lip_gap"]], "lipsOpen")
+    lo, inv, gap_sigma = noise_ramps(noise, neutral) if ramps is None else ramps
+    out = np.clip((G @ _DRIVE - lo) * inv, 0.0, 1.0)
+    lips_open = _ramp(m[:, MI["lip_gap"]], "lipsOpen", gap_sigma)
     closed = 1.0 - lips_open
     out[:, _SQUINT] *= 1.0 - out[:, _BLINK]
     out[:, _CH["mouthFunnel"]] *= lips_open

@@ -123,8 +123,10 @@ _MEASURE_DEFS += [
 ]
 
 #: Measure names, in column order (sides ordered left, right). Eye measures are in eye widths,
-#: all others in IOD units; see :data:`_MEASURE_DEFS` for how each is built.
-MEASURE_NAMES: tuple[str, ...] = tuple(d[0] for d in _MEASURE_DEFS)
+#: all others in IOD units; see :data:`_MEASURE_DEFS` for how each is built. The last column,
+#: ``head_yaw``, is the head's turn (radians, + = towards the subject's left: the left side is the
+#: far one), which says how far to trust the far side's landmarks (:mod:`.arkit`).
+MEASURE_NAMES: tuple[str, ...] = tuple(d[0] for d in _MEASURE_DEFS) + ("head_yaw",)
 NUM_MEASURES = len(MEASURE_NAMES)
 MI: dict[str, int] = {n: i for i, n in enumerate(MEASURE_NAMES)}
 
@@ -149,8 +151,9 @@ def _compile_measures():
         if div is not None and fnames.index(div) not in norms:
             norms.append(fnames.index(div))
     nc, nn = len(comps), len(norms)
-    mix = np.zeros((nc + nn + 1, NUM_MEASURES))
-    div_col = np.full(NUM_MEASURES, nc + nn, np.int64)      # the constant-1 column
+    nd = len(_MEASURE_DEFS)
+    mix = np.zeros((nc + nn + 1, nd))
+    div_col = np.full(nd, nc + nn, np.int64)      # the constant-1 column
     for j, (_, terms, div) in enumerate(_MEASURE_DEFS):
         for f, kind, coef in terms:
             r = (nc + norms.index(fnames.index(f)) if kind == "n"
@@ -174,6 +177,15 @@ NEUTRAL_QUANTILE = np.full(NUM_MEASURES, 0.5)
 NEUTRAL_QUANTILE[[MI["eye_open_l"], MI["eye_open_r"]]] = 0.6
 NEUTRAL_QUANTILE[[MI["chin_dist"], MI["lip_dist"], MI["lip_gap"]]] = 0.1
 
+
+#: Inner-lip gap (IOD) of closed lips (the mesh's inner lip points never quite meet).
+LIPS_CLOSED_GAP = 0.02
+#: How much the jaw's lengths grow per unit of inner-lip gap when the mouth opens: the outer
+#: lower lip rides with the lower inner lip, the chin lags behind it (the gap also opens by the
+#: lips parting); measured on the MakeHuman head's mouth-open unit (scripts/bench_face.py).
+JAW_REST_FROM_GAP = {"chin_dist": 0.5, "lip_dist": 0.9}
+_JAW_REST = np.array([MI[k] for k in JAW_REST_FROM_GAP], np.int64)
+_JAW_REST_COEF = np.array(list(JAW_REST_FROM_GAP.values()))
 
 _FLIP = np.array([1.0, -1.0, -1.0])
 
@@ -239,6 +251,7 @@ def face_measures(face_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     face_px: (T, 478, 3) pixels (x = u, y = v, z = kpz). Returns ``m`` (T, NUM_MEASURES) float64
     in the order of :data:`MEASURE_NAMES` and ``iod`` (T,) pixels (0 marks a degenerate frame).
     Cost: one gather, one (K, 110) matrix product, a rotation and a (F, M) product per frame.
+    The last column is the head's yaw (``head_yaw``, radians).
     """
     pts = np.asarray(face_px, np.float64)[:, _USED]                     # (T, U, 3)
     V = (_FEATURE_W @ pts) * _FLIP                                       # (T, K, 3) face axes
@@ -251,7 +264,62 @@ def face_measures(face_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     W = V[:, _NORM_ROWS]
     feats[:, nc:-1] = np.sqrt(np.einsum("tki,tki->tk", W, W))
     feats[:, -1] = 1.0
-    return (feats @ _MIX) / np.maximum(feats[:, _DIV_COL], 1e-9), iod
+    m = np.empty((T, NUM_MEASURES))
+    m[:, :-1] = (feats @ _MIX) / np.maximum(feats[:, _DIV_COL], 1e-9)
+    # the head's X axis (subject's left) turns away from the camera (−z) as the head turns left
+    m[:, -1] = np.arctan2(-R[:, 2, 0], R[:, 0, 0])
+    return m, iod
+
+
+#: Below this many frames the jitter of a measure cannot be estimated; :func:`measure_noise` then
+#: assumes :data:`NOISE_UNKNOWN` (the streaming path's first second).
+NOISE_MIN_FRAMES = 20
+#: The least jitter assumed for every measure (its units): what MediaPipe's mesh shows on a large,
+#: well-lit, still face; the per-clip estimate can only raise it.
+NOISE_FLOOR = 0.002
+#: Noise is measured in windows of this many second differences; the windows' mean magnitudes
+#: are summarised by this quantile (the calmer stretches of the clip).
+NOISE_WINDOW = 9
+NOISE_CALM_QUANTILE = 0.1
+#: The jitter assumed before it can be measured: that of a small face (~17 px between the eyes).
+NOISE_UNKNOWN = 0.015
+
+
+def measure_noise(m: np.ndarray, unknown: float = NOISE_FLOOR) -> np.ndarray:
+    """Frame-to-frame jitter of each measure: a robust standard deviation of the landmark noise.
+
+    m: (T, NUM_MEASURES) consecutive frames of one subject. Returns (NUM_MEASURES,) float64, at
+    least :data:`NOISE_FLOOR`; ``unknown`` with fewer than :data:`NOISE_MIN_FRAMES` frames (the
+    streaming path's first second passes :data:`NOISE_UNKNOWN`; a short batch clip the floor).
+    The second difference m[t+1] − 2 m[t] + m[t−1] cancels expressions that change smoothly over
+    a few frames and keeps independent per-frame noise (variance 6 σ²); means over short windows
+    and a low quantile of them make fast expression changes (talking) and tracker jumps count
+    little. The noise differs several-fold between a large, well-lit face and a small one,
+    so the ARKit dead zones and the measures' smoothing follow it (:mod:`.arkit`).
+    """
+    m = np.asarray(m, np.float64)
+    if m.shape[0] < NOISE_MIN_FRAMES:
+        return np.full(NUM_MEASURES, float(unknown))
+    e = np.abs(m[2:] - 2.0 * m[1:-1] + m[:-2])
+    # the calm stretches: the mean |e| in short windows (a running sum), a low quantile over the
+    # windows (talking moves the mouth in most frames, and at low frame rates its second
+    # differences are large); E|e| = σ_e √(2/π) for Gaussian noise
+    c = np.concatenate([np.zeros((1, e.shape[1])), np.cumsum(e, axis=0)])
+    win = (c[NOISE_WINDOW:] - c[:-NOISE_WINDOW]) * (1.0 / NOISE_WINDOW)
+    sigma = np.sqrt(np.pi / 2.0) * np.quantile(win, NOISE_CALM_QUANTILE, axis=0) / np.sqrt(6.0)
+    return np.maximum(sigma, NOISE_FLOOR)
+
+
+#: A frame whose measures jump, in median over all of them, by more than this many σ from the
+#: previous estimate is one the tracker is losing (a real expression moves a few measures, not the
+#: whole face); its update is weighted down by (TRACKING_JUMP / median jump)².
+TRACKING_JUMP = 2.5
+
+
+def frame_confidence(jump_sigma: np.ndarray) -> np.ndarray:
+    """Weight of a frame's new measures from their jumps over the noise, |Δm| / σ (..., M). → (...,)."""
+    med = np.sort(np.abs(jump_sigma), axis=-1)[..., jump_sigma.shape[-1] // 2]     # (upper) median
+    return np.minimum(1.0, (TRACKING_JUMP / np.maximum(med, 1e-9)) ** 2)
 
 
 def neutral_measures(m: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
@@ -264,6 +332,11 @@ def neutral_measures(m: np.ndarray, present: np.ndarray | None = None) -> np.nda
         m = m[np.asarray(present, bool)]
     if m.shape[0] == 0:
         return np.full(NUM_MEASURES, np.nan)
+    # the jaw's rest from every frame: its lengths less what the frame's open lips add, so a
+    # subject whose mouth is open throughout (a photo, a singer) is not taken as closed
+    opening = np.maximum(m[:, MI["lip_gap"]] - LIPS_CLOSED_GAP, 0.0)
+    m = m.copy()
+    m[:, _JAW_REST] -= opening[:, None] * _JAW_REST_COEF
     s = np.sort(m, axis=0)
     pos = NEUTRAL_QUANTILE * (s.shape[0] - 1)
     lo = np.floor(pos).astype(np.int64)

@@ -15,10 +15,15 @@ Pipeline (every step vectorised over frames; the streaming path runs the same fu
    a component or length of a difference vector between landmarks, expressed in the head frame,
    so a frame costs a few small matrix products (no per-landmark Python).
 3. :func:`neutral_measures` estimates the subject's neutral per measure: a robust quantile over the
-   present frames (:data:`NEUTRAL_QUANTILE`). The batch path calibrates once per sequence;
-   :class:`FaceSolver` in streaming mode keeps a ring buffer and re-estimates it periodically.
+   present frames (:data:`NEUTRAL_QUANTILE`; the jaw's from its lengths less what open lips add).
+   :func:`measure_noise` measures each measure's jitter in the calm stretches; noisy measures (a
+   small face, small eyes) are smoothed (:func:`noise_smoothing`, zero phase in batch, causal and
+   weighted down on frames the tracker is losing in streaming) and widen the dead zones of the
+   channels they drive. The batch path calibrates once per sequence; :class:`FaceSolver` in
+   streaming mode keeps a ring buffer and re-estimates both periodically.
 4. :func:`arkit_from_measures` maps each measure (relative to neutral) to a channel in [0, 1]
-   through the ranges of :data:`ARKIT_RANGES`; :func:`jaw_from_measures` and
+   through the ranges of :data:`ARKIT_RANGES` (on a turned head the far mouth corner takes the
+   near one's change, :func:`~.arkit.borrow_near_side`); :func:`jaw_from_measures` and
    :func:`eyes_from_measures` give SMPL-X axis-angle rotations.
 5. :class:`ExpressionFitter` fits SMPL-X expression coefficients to the 51 iBUG points
    (:data:`IBUG51_FROM_MEDIAPIPE`) given a body model with ``face_landmark_expression_basis()``.
@@ -34,9 +39,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.layout import IBUG51_FROM_MEDIAPIPE, NUM_ARKIT, NUM_EXPRESSION
-from .arkit import arkit_from_measures, eyes_from_measures, gaze_angles, jaw_from_measures
+from .arkit import (arkit_from_measures, eyes_from_measures, gaze_angles, jaw_from_measures, noise_ramps,
+                    noise_smoothing)
 from .expression import ExpressionFitter
-from .measures import NUM_MEASURES, face_measures, neutral_measures, to_face_axes
+from .measures import (NOISE_UNKNOWN, NUM_MEASURES, face_measures, frame_confidence, measure_noise,
+                       neutral_measures, to_face_axes)
 
 
 @dataclass
@@ -78,6 +85,23 @@ def _smooth_runs(x: np.ndarray, present: np.ndarray, alpha: float) -> np.ndarray
     return out
 
 
+def _smooth_columns(m: np.ndarray, alpha: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Zero-phase one-pole smoothing of each column of m (N, M) with its own weight alpha (M,),
+    within runs of consecutive frame numbers ``idx`` (N,) (a missing frame starts a new run).
+    Columns whose weights round alike (0.01) are filtered together."""
+    out = m.copy()
+    full = np.zeros(int(idx[-1]) + 1 if len(idx) else 0, bool)
+    full[idx] = True
+    for a in np.unique(np.round(alpha, 2)):
+        cols = np.flatnonzero(np.round(alpha, 2) == a)
+        if a <= 0.0:
+            continue
+        x = np.zeros((full.size, cols.size))
+        x[idx] = m[:, cols]
+        out[:, cols] = _smooth_runs(x, full, float(a))[idx]
+    return out
+
+
 def _median_rows(a: np.ndarray) -> np.ndarray:
     """Median over axis 0 of (N, D) (a full sort is faster than np.median's partition here)."""
     s = np.sort(a, axis=0)
@@ -104,6 +128,12 @@ class _Ring:
     def rows(self) -> np.ndarray:
         return self.data[:self.count]
 
+    def ordered(self) -> np.ndarray:
+        """The rows oldest first (consecutive frames stay consecutive)."""
+        if self.count < self.data.shape[0]:
+            return self.data[:self.count]
+        return np.roll(self.data, -self.head, axis=0)
+
 
 class FaceSolver:
     """Face-mesh landmarks → :class:`FaceResult`, offline (:meth:`solve_batch`) or live (:meth:`solve_frame`).
@@ -118,8 +148,8 @@ class FaceSolver:
     neutral landmark residual (sequence median / running median) before the expression solve, so
     identity and landmark-definition differences do not show up as expression.
     Streaming keeps the measures of the last ``neutral_window`` present frames and re-estimates
-    the neutral from them every ``neutral_every`` frames (every frame during the first
-    ``neutral_warmup`` frames).
+    the neutral and the measures' noise (:func:`measure_noise`) from them every ``neutral_every``
+    frames (every frame during the first ``neutral_warmup`` frames).
     """
 
     def __init__(self, model=None, smoothing: float = 0.0,
@@ -149,6 +179,8 @@ class FaceSolver:
         self._since = 0
         self._frames = 0
         self.neutral: np.ndarray | None = None
+        self.noise: np.ndarray | None = None
+        self._m_prev: np.ndarray | None = None
         self.expression_offset: np.ndarray | None = None
         self._prev: tuple[np.ndarray, ...] | None = None
 
@@ -183,9 +215,11 @@ class FaceSolver:
         res.present = present
         if idx.size == 0:
             return res
+        noise = measure_noise(m)
+        m = _smooth_columns(m, noise_smoothing(noise, neutral_measures(m)), idx)
         neutral = neutral_measures(m)
         gaze = gaze_angles(m)
-        res.arkit[idx] = arkit_from_measures(m, neutral, gaze)
+        res.arkit[idx] = arkit_from_measures(m, neutral, gaze, noise)
         res.jaw[idx] = jaw_from_measures(m, neutral)
         res.eyes[idx] = eyes_from_measures(m, gaze)
         if self.fitter is not None:
@@ -209,24 +243,31 @@ class FaceSolver:
         A missing frame returns zeros and restarts the smoothing; the neutral is kept.
         """
         if not present:
-            self._prev = None
+            self._prev = self._m_prev = None
             return self._empty(1)
         fp = np.asarray(face_px, np.float64)[None]
         if not np.isfinite(fp).all():
-            self._prev = None
+            self._prev = self._m_prev = None
             return self._empty(1)
         m, iod = face_measures(fp)
         if not iod[0] > 1e-6:
-            self._prev = None
+            self._prev = self._m_prev = None
             return self._empty(1)
         self._measures.push(m[0])
+        if self.noise is not None and self._m_prev is not None:    # causal twin of the batch's
+            step = m - self._m_prev
+            m = self._m_prev + self._gain * frame_confidence(step / self.noise) * step
+        self._m_prev = m
         self._since += 1
         if (self.neutral is None or self._measures.count <= self.neutral_warmup
                 or self._since >= self.neutral_every):
             self.neutral = neutral_measures(self._measures.rows())
+            self.noise = measure_noise(self._measures.ordered(), NOISE_UNKNOWN)
+            self._gain = 1.0 - noise_smoothing(self.noise, self.neutral)
+            self._ramps = noise_ramps(self.noise, self.neutral)
             self._since = 0
         gaze = gaze_angles(m)
-        arkit = arkit_from_measures(m, self.neutral, gaze)
+        arkit = arkit_from_measures(m, self.neutral, gaze, ramps=self._ramps)
         jaw = jaw_from_measures(m, self.neutral)
         eyes = eyes_from_measures(m, gaze)
         expr = np.zeros((1, self.num_expression), np.float32)

@@ -3,12 +3,15 @@
 What the CLI, a bake and re-solving cached detections run. In: the clip's detections, the camera,
 optionally a body model; out: a :class:`~.motion.Motion`. Steps: the subject's proportions, the
 lifting passes on landmark targets smoothed over time (zero phase, shot by shot), the refinement,
-the hands' measured size, the world frame, the face, then a light zero-phase One-Euro pass.
+the hands' measured size, the world frame, the face, a light zero-phase One-Euro pass, then the
+floor under the feet in every frame (:mod:`.floor`) and the root-slide check (:mod:`.root_slide`).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..body.lift import VISIBLE
+from ..body.hands import hand_confidence, with_checked_hands
 from ..body.lifting import LIFTING_PASSES, lifting_passes
 from ..body.proportions import (HAND_SCALE_RANGE, HAND_SCALE_TOLERANCE, estimate_subject, measure_hand_scale,
                                 with_hand_scale)
@@ -17,12 +20,14 @@ from ..body.world import CAMERA_TO_WORLD_BASE, world_frame
 from ..core import rotations as rot
 from ..core.layout import PART_BODY, PART_FACE, PART_HANDS, POSE_FEET
 from ..core.records import Camera, DetectionSeq
-from ..core.skeleton import EYES, JAW, NUM_BETAS, NUM_JOINTS, global_to_local
+from ..core.skeleton import EYES, JAW, NUM_BETAS, NUM_JOINTS, forward_kinematics, global_to_local, local_to_global
 from ..face.measures import face_points
 from ..face.solver import FaceSolver
 from ..temporal.offline import BATCH_ONE_EURO_SHARE, filter_zero_phase, gaussian_smooth, target_sigma
 from ..temporal.shots import shot_ids
+from .floor import floor_offline, lowest_foot_height
 from .motion import Motion
+from .root_slide import root_slide, slide_warning
 
 
 def solve_camera(seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True,
@@ -46,6 +51,7 @@ def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = 
     the solve with the joint least-squares fit of all landmarks (:mod:`~inference.body.refine`;
     the live path, one frame at a time in a time budget, does without it)."""
     T = len(seq)
+    seq = with_checked_hands(seq)                     # a hand found twice or far from its wrist: not found
     valid = seq.present[:, PART_BODY].copy()
     measured = subject is None and model is None     # hands are measured on the default skeleton only
     subject = subject or estimate_subject(seq[valid] if valid.any() else seq, model)
@@ -83,9 +89,17 @@ def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = 
         span = slice(frames[0], frames[-1] + 1)
         q[span], root_world[span], expression[span], arkit[span] = filter_zero_phase(
             seq.times[span], q[span], root_world[span], expression[span], arkit[span], part_valid[span],
-            smoothing * BATCH_ONE_EURO_SHARE)
+            smoothing * BATCH_ONE_EURO_SHARE, hand_confidence(seq.kp2d[span]), 2.0 * smoothing)
+    L = rot.quat_to_matrix(q)
+    G = local_to_global(L)
+    joints = forward_kinematics(G, subject.bones, root_world)
+    floor = floor_offline(seq.times, lowest_foot_height(G, joints, subject.offsets), valid, shots)
+    root_world[:, 1] -= floor                                                  # feet on Y = 0, every frame
+    feet_seen = valid & (seq.kp2d[:, POSE_FEET, 2] >= VISIBLE).all(1)
+    slide = slide_warning(root_slide(seq.times, joints, feet_seen))
     betas = subject.betas if subject.betas is not None else np.zeros(NUM_BETAS)
-    return Motion.from_locals(rot.quat_to_matrix(q), root_world, rest, expression=expression, arkit=arkit,
+    return Motion.from_locals(L, root_world, rest, expression=expression, arkit=arkit,
                               valid=valid, part_valid=part_valid, frame_times=seq.times, keypoints2d=seq.kp2d,
                               camera=camera, camera_to_world=M, betas=np.asarray(betas),
-                              gender=getattr(model, "gender", "neutral"), model_path=str(getattr(model, "path", "")))
+                              gender=getattr(model, "gender", "neutral"), model_path=str(getattr(model, "path", "")),
+                              warnings=(slide,) if slide else (), floor_height=floor)

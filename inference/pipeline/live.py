@@ -8,11 +8,12 @@ filter. Open :class:`LivePipeline` first.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..body import solve_numba
+from ..body.hands import checked_hands, hand_confidence
 from ..body.lifting import LIFTING_PASSES, lifting_passes, warm_start
 from ..body.proportions import estimate_subject
 from ..body.solve import SkeletonPose
@@ -25,6 +26,7 @@ from ..core.skeleton import DEFAULT_REST, FACE_JOINTS, NUM_JOINTS, bone_vectors,
 from ..face.measures import face_points
 from ..face.solver import FaceSolver
 from ..temporal.motion_filter import MotionFilter
+from .floor import FloorFilter, lowest_foot_height
 
 
 def solve_camera_live(det_seq: DetectionSeq, subject: Subject, camera: Camera, hands: bool = True,
@@ -82,10 +84,11 @@ class LivePipeline:
     previous frame's (see :func:`solve_camera_live`); the first frame with a person after none is
     solved from scratch. The subject's proportions are measured over the first ``warmup``
     frames with a person (re-estimated after 1, 2, 4, 8, … of them) and then frozen; the world
-    frame is fixed at the first frame with a person. ``last_times`` holds the last step's
-    :class:`StageTimes`. ``compiled`` False runs the passes through the numpy solver even where
-    numba is installed (otherwise the compiled :mod:`~inference.body.solve_numba` runs them;
-    ``self.compiled`` says which).
+    frame is fixed at the first frame with a person, and the root is then moved down by
+    ``floor_height`` each frame so the feet stay on the floor (:class:`~.floor.FloorFilter`).
+    ``last_times`` holds the last step's :class:`StageTimes`. ``compiled`` False runs the passes
+    through the numpy solver even where numba is installed (otherwise the compiled
+    :mod:`~inference.body.solve_numba` runs them; ``self.compiled`` says which).
     """
 
     def __init__(self, camera: Camera, model=None, hands: bool = True, face: bool = True,
@@ -105,6 +108,9 @@ class LivePipeline:
         self._last_root = np.zeros(3)
         self._previous: list[np.ndarray] | None = None     # torso fits of the last frame's passes
         self._default_bones = bone_vectors(DEFAULT_REST)
+        self._default_subject = Subject.from_rest(DEFAULT_REST)
+        self.floor = FloorFilter()
+        self.floor_height = 0.0         # metres the root is lowered by this frame (world Y)
         self.last_times = StageTimes()
 
     def _subject(self, det: Detection) -> Subject:
@@ -137,6 +143,8 @@ class LivePipeline:
         """Solve, face and filter one detection (in stream order); ``last_times`` gets its stage
         timings."""
         t0 = time.perf_counter()
+        det = replace(det, present=det.present.copy())
+        det.present[PART_HANDS] = checked_hands(det.kp2d[None], det.present[None])[0]   # see body.hands
         part_valid = det.present.copy()
         body = bool(det.present[PART_BODY])
         part_valid[PART_HANDS] &= self.hands and body
@@ -152,13 +160,20 @@ class LivePipeline:
         local[FACE_JOINTS] = rot.axis_angle(np.concatenate([fr.jaw, fr.eyes[0]]).astype(np.float64))
         q_in = rot.to_quat(local)
         t3 = time.perf_counter()
-        q, root_f, expr, arkit = self.filter.step(det.time, q_in, root, fr.expression[0], fr.arkit[0], part_valid)
+        q, root_f, expr, arkit = self.filter.step(det.time, q_in, root, fr.expression[0], fr.arkit[0], part_valid,
+                                                  hand_confidence(det.kp2d[None])[0])
         t4 = time.perf_counter()
         self._last_local, self._last_root = local, root
         rest = self.subject.rest if self.subject is not None else DEFAULT_REST
         bones = self.subject.bones if self.subject is not None else self._default_bones
+        offsets = (self.subject or self._default_subject).offsets
         L = rot.quat_to_matrix(q)
-        joints = forward_kinematics(local_to_global(L[None]), bones, root_f[None])[0]
+        G = local_to_global(L[None])
+        joints = forward_kinematics(G, bones, root_f[None])[0]
+        if body:                    # feet on Y = 0, causally (floor.FloorFilter); held while nobody is seen
+            self.floor_height = self.floor.step(det.time, float(lowest_foot_height(G, joints[None], offsets)[0]))
+        joints[:, 1] -= self.floor_height
+        root_f[1] -= self.floor_height
         t5 = time.perf_counter()
         self.last_times = StageTimes(solve=1e3 * (t1 - t0 + t3 - t2 + t5 - t4), face=1e3 * (t2 - t1),
                                      filter=1e3 * (t4 - t3))

@@ -43,6 +43,21 @@ class Motion:
     betas: np.ndarray          # (B,) zeros without a model
     gender: str = "neutral"
     model_path: str = ""
+    warnings: tuple[str, ...] = ()  # one line each, for the user (e.g. pipeline/root_slide.py)
+    floor_height: np.ndarray | None = None  # (T,) metres the root was lowered by (pipeline/floor.py); None: 0
+
+    def __post_init__(self) -> None:
+        if self.floor_height is None:
+            self.floor_height = np.zeros(len(self.poses))
+
+    def camera_points(self, points: np.ndarray, frame: int | np.ndarray) -> np.ndarray:
+        """World points (..., 3) of ``frame`` (an int, or (T,) indices for (T, N, 3)) → the camera
+        frame: ``camera_to_world`` inverted, after the frame's floor shift is undone."""
+        inv = np.linalg.inv(self.camera_to_world)
+        lift = np.asarray(self.floor_height)[frame]
+        p = np.asarray(points, np.float64) + np.multiply.outer(lift, [0.0, 1.0, 0.0]).reshape(
+            np.shape(lift) + (1,) * (np.ndim(points) - np.ndim(lift) - 1) + (3,))
+        return p @ inv[:3, :3].T + inv[:3, 3]
 
     @property
     def frame_rate(self) -> float:
@@ -77,7 +92,9 @@ class Motion:
                            frame_times=d["frame_times"], keypoints2d=d["keypoints2d"],
                            camera=Camera(K=d["camera_intrinsics"], size=tuple(int(v) for v in d["image_size"])),
                            camera_to_world=d["camera_to_world"], rest_joints=d["rest_joints"],
-                           betas=d["betas"], gender=str(d["gender"]), model_path=str(d["model_path"]))
+                           betas=d["betas"], gender=str(d["gender"]), model_path=str(d["model_path"]),
+                           warnings=tuple(str(w) for w in d["warnings"]) if "warnings" in d.files else (),
+                           floor_height=d["floor_height"] if "floor_height" in d.files else None)
         except (OSError, ValueError) as exc:
             raise InputError(f"MOTION: cannot read {path} ({exc}); capture or bake the clip again") from None
 
@@ -100,4 +117,6 @@ class Motion:
             "image_size": np.array(self.camera.size, np.int32),
             "camera_to_world": self.camera_to_world.astype(np.float64),
             "joints": self.joints.astype(np.float32), "model_path": np.array(self.model_path),
+            "warnings": np.array(self.warnings, dtype=np.str_),
+            "floor_height": np.asarray(self.floor_height, np.float32),
         }

@@ -26,13 +26,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..core.errors import InputError  # noqa: E402
-from ..core.records import Frame  # noqa: E402
+from ..core.records import DEFAULT_FPS, Frame  # noqa: E402
 
 __all__ = ["Source", "CaptureSource", "DEFAULT_FPS", "fail", "quiet_opencv", "open_capture",
            "usable_fps"]
 
 #: Frame rate assumed when a source announces none.
-DEFAULT_FPS = 30.0
 
 
 def _one_line(text: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 # base first: it sets OPENCV_FFMPEG_LOGLEVEL before any module imports cv2
+from ..core.records import DEFAULT_FPS
 from .base import Source, fail
 from .images import IMAGE_EXTENSIONS, ImageSource, decode_image, looks_like_image, open_folder
 from .video import VideoSource, open_video
@@ -56,7 +57,7 @@ def _open_file(path: Path, folder_fps: float, loop: bool) -> Source:
                "then re-export or re-download it")
 
 
-def open_source(spec: str | os.PathLike, folder_fps: float = 30.0, loop: bool = False) -> Source:
+def open_source(spec: str | os.PathLike, folder_fps: float = DEFAULT_FPS, loop: bool = False) -> Source:
     """Open ``spec``: a video file, an image file, a folder of images, or ``webcam:N``.
 
     ``folder_fps`` is the rate assumed for a folder (and the repeat rate of a looped image).

@@ -13,7 +13,8 @@ Layout of the file (little endian)::
     header  HEADER_SIZE bytes   magic, layout version, sizes, 16-byte session token, creator pid,
                                 write count (own cache line), read count (own cache line),
                                 producer heartbeat / state / progress / fps, last error line,
-                                rest joints (55, 3) float32 + flag
+                                rest joints (55, 3) float32 + flag, notice line (what the
+                                producer is busy with, e.g. compiling, '' when nothing)
     slots   slots x slot_size   seq u64, frame id u64, time f64, sent-at f64, record float32 (R,)
 
 Each slot is a seqlock: for the n-th published frame (n = 0, 1, ...) the producer sets ``seq`` to
@@ -53,11 +54,12 @@ from ..core.skeleton import NUM_JOINTS
 from .record import FrameLayout, FrameRecord
 
 MAGIC = b"SMPLXMOC"
-VERSION = 2
+VERSION = 3
 PREFIX = "smplx_mocap_"
 HEADER_SIZE = 4096
 TOKEN_BYTES = 16
 ERROR_BYTES = 512
+NOTICE_BYTES = 256
 _SLOT_META = 32          # seq, frame id, time, sent-at
 _SLOT_ALIGN = 64         # one cache line
 _WAIT_S = 0.0005         # poll interval of a blocked writer
@@ -65,13 +67,13 @@ _WAIT_S = 0.0005         # poll interval of a blocked writer
 HEADER_DTYPE = np.dtype({
     "names": ["magic", "version", "header_size", "slots", "slot_size", "record_len", "num_expression",
               "token", "owner_pid", "write_count", "read_count", "heartbeat", "state", "rest_flag",
-              "frames_done", "frames_total", "fps", "error", "rest"],
+              "frames_done", "frames_total", "fps", "error", "rest", "notice"],
     "formats": ["S8", "<u4", "<u4", "<u4", "<u4", "<u4", "<u4",
                 ("u1", (TOKEN_BYTES,)), "<i8", "<u8", "<u8", "<f8", "<i4", "<i4",
-                "<u8", "<u8", "<f8", ("u1", (ERROR_BYTES,)), ("<f4", (NUM_JOINTS, 3))],
+                "<u8", "<u8", "<f8", ("u1", (ERROR_BYTES,)), ("<f4", (NUM_JOINTS, 3)), ("u1", (NOTICE_BYTES,))],
     "offsets": [0, 8, 12, 16, 20, 24, 28,
                 32, 48, 64, 128, 192, 200, 204,
-                208, 216, 224, 256, 256 + ERROR_BYTES],
+                208, 216, 224, 256, 256 + ERROR_BYTES, 1536],
     "itemsize": HEADER_SIZE,
 })
 
@@ -170,6 +172,7 @@ class Ring:
         self._hb, self._state = header["heartbeat"], header["state"]
         self._done, self._total, self._fps = header["frames_done"], header["frames_total"], header["fps"]
         self._err, self._rest, self._rest_flag = header["error"][0], header["rest"][0], header["rest_flag"]
+        self._notice = header["notice"][0]
         self._last_sent = 0.0
         #: producer side: frames written over an unread slot (non-blocking writes)
         self.overwritten = 0
@@ -251,7 +254,7 @@ class Ring:
             return
         mm, self._mm = self._mm, None
         for name in ("_header", "_slots", "_seq", "_fid", "_time", "_sent", "_rec", "_wc", "_rc", "_hb",
-                     "_state", "_done", "_total", "_fps", "_err", "_rest", "_rest_flag"):
+                     "_state", "_done", "_total", "_fps", "_err", "_rest", "_rest_flag", "_notice"):
             setattr(self, name, None)
         try:
             mm.close()
@@ -446,16 +449,20 @@ class Ring:
     @property
     def error(self) -> str:
         """The producer's last error line ('' when none)."""
-        raw = self._err.tobytes().split(b"\0", 1)[0]
-        return raw.decode("utf-8", "replace")
+        return _get_line(self._err)
 
     @error.setter
     def error(self, text: str) -> None:
-        line = " ".join(str(text).split())
-        raw = line.encode("utf-8")[:ERROR_BYTES - 1].decode("utf-8", "ignore").encode("utf-8")
-        buf = np.zeros(ERROR_BYTES, np.uint8)
-        buf[:len(raw)] = np.frombuffer(raw, np.uint8)
-        self._err[:] = buf
+        _put_line(self._err, text)
+
+    @property
+    def notice(self) -> str:
+        """What the producer is busy with that the user should know, e.g. compiling ('' when nothing)."""
+        return _get_line(self._notice)
+
+    @notice.setter
+    def notice(self, text: str) -> None:
+        _put_line(self._notice, text)
 
     @property
     def rest_joints(self) -> np.ndarray | None:
@@ -473,6 +480,19 @@ class Ring:
         self._rest_flag[0] = 0
         self._rest[:] = rest
         self._rest_flag[0] = 1
+
+
+def _get_line(area: np.ndarray) -> str:
+    return area.tobytes().split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def _put_line(area: np.ndarray, text: str) -> None:
+    """Write ``text`` as one line into a zero-terminated byte area, cut at a character boundary."""
+    line = " ".join(str(text).split())
+    raw = line.encode("utf-8")[:len(area) - 1].decode("utf-8", "ignore").encode("utf-8")
+    buf = np.zeros(len(area), np.uint8)
+    buf[:len(raw)] = np.frombuffer(raw, np.uint8)
+    area[:] = buf
 
 
 def _check_header(h: np.void, size: int, path: str, token: bytes) -> None:

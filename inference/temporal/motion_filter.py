@@ -45,6 +45,24 @@ SIGNAL_DEFAULTS = {
 }
 
 
+#: A finger joint's measurement is taken at most c ** (k RATE_POWER) * FINGER_MAX_RATE * dt radians
+#: from the last output, c its hand's confidence (``hand_confidence``, from
+#: :func:`~inference.body.hands.hand_confidence`: a small hand's landmarks jitter by a large share
+#: of its bones) and k the filter's ``confidence_strength`` (default 2 x smoothing: none at
+#: smoothing 0, as written at the default 0.5). A phalanx flipped for a frame, and the jitter, then
+#: move it (and the One-Euro speed that would open the filter to them) by a bounded step; a clear
+#: hand's fingers move freely.
+FINGER_MAX_RATE, RATE_POWER = 24.0, 2.0          # rad/s
+#: Seconds a lost hand is held as it was (fingers and wrist) before it fades; one found again within
+#: this is filtered on as if it had never gone.
+HAND_HOLD_S = 0.25
+#: (2,) the wrists of the left and right hand: they take their rotation from the hand's landmarks
+#: while the hand is found and from the pose model's knuckles otherwise, so they are held while
+#: their hand is held and eased in (``blend_time``) each time its detection goes or comes back.
+WRISTS = np.array([JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]])
+_HAND_PARTS = np.array([PART_LEFT_HAND, PART_RIGHT_HAND])
+
+
 def params_for(smoothing: float, min_cutoff_mid: float, beta_mid: float,
                d_cutoff: float = 1.0) -> OneEuroParams:
     """One-Euro settings of a signal at ``smoothing`` in [0, 1] (0 ≈ none, 0.5 = the mid settings,
@@ -92,6 +110,8 @@ class MotionFilter:
     whose hand joints are the neutral of a lost hand (default :func:`relaxed_hand_pose`).
     num_expression: E, length of the expression vector. blend_time: seconds over which a part that
     comes back is blended in (its smoothing weight ramps from 0 to full, quadratic ease-in).
+    snap_first_hands: see below. confidence_strength: how much ``hand_confidence`` counts (see
+    :data:`FINGER_MAX_RATE`; default 2 x smoothing).
 
     Parts (``part_valid`` order body, left_hand, right_hand, face):
     body = joints 0..21 + root translation; left_hand = 25..39; right_hand = 40..54;
@@ -106,8 +126,15 @@ class MotionFilter:
       The body is held WITHOUT fading (the last pose and root translation stay).
     * valid again → the filter restarts from the held value with zero speed and its smoothing
       weight ramps in over ``blend_time``, so the part eases toward the measurement, never snaps.
+    * a hand lost for at most :data:`HAND_HOLD_S` is held (no fade), its wrist too, and when found
+      again within it simply filtered on; its wrist eases in over ``blend_time`` each time the
+      hand's detection goes or comes back (:data:`WRISTS`).
+    * ``hand_confidence`` (2,) in [0, 1] per step: lower bounds how far that hand's fingers move
+      per second (:data:`FINGER_MAX_RATE`).
     * before a part's first valid frame it outputs its neutral (body: identity, zero translation);
-      the body's first valid frame (and any part valid on the very first step) is taken as is.
+      the body's first valid frame (and the face valid on the very first step) is taken as is;
+      hands valid on the very first step ease in from their neutral like a hand that appears
+      (``snap_first_hands`` False; the default above smoothing 0) or are taken as is (True).
 
     Outputs never contain NaN. Rotations are unit quaternions whose sign follows the previous
     output (no flips between frames).
@@ -115,8 +142,12 @@ class MotionFilter:
 
     def __init__(self, smoothing: float = 0.5, fade_time: float = 0.6,
                  relaxed_pose: np.ndarray | None = None, num_expression: int = NUM_EXPRESSION,
-                 blend_time: float = 0.5):
+                 blend_time: float = 0.5, snap_first_hands: bool | None = None,
+                 confidence_strength: float | None = None):
         self.smoothing = float(smoothing)
+        self.snap_first_hands = bool(self.smoothing <= 0.0 if snap_first_hands is None else snap_first_hands)
+        self.confidence_strength = float(2.0 * np.clip(smoothing, 0.0, 1.0) if confidence_strength is None
+                                         else confidence_strength)
         self.fade_time = float(fade_time)
         self.blend_time = float(blend_time)
         self.num_expression = int(num_expression)
@@ -144,6 +175,8 @@ class MotionFilter:
                                (self.channel_part == PART_FACE, "expression")], self.num_channels)
         self._channel_onehot = np.eye(NUM_PARTS)[self.channel_part]  # (C, 4): sums per part as one product
         self._fading_joint = JOINT_PART != PART_BODY          # the body holds, everything else fades
+        self._hand_joints = (JOINT_PART == PART_LEFT_HAND, JOINT_PART == PART_RIGHT_HAND)
+        self._fingers = self._hand_joints[0] | self._hand_joints[1]
         self._fading_channel = self.channel_part != PART_BODY
         self.reset()
 
@@ -156,18 +189,25 @@ class MotionFilter:
         self._dx = np.zeros(self.num_channels)             # (C,) filtered derivative
         self._seen = np.zeros(NUM_PARTS, dtype=bool)               # part has had a valid frame
         self._since = np.zeros(NUM_PARTS)                          # s since the part (re)appeared
+        self._gone = np.full(2, np.inf)                            # s since each hand was last found
+        self._gone_found = np.full(2, np.inf)                      # the same for the hand's detection
+        self._wrist_since = np.full(2, np.inf)                     # s since each wrist's hand went / came
+        self._wrist_held = np.zeros(2, dtype=bool)
 
     def _outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         E = self.num_expression
         return self._q.copy(), self._x[:3].copy(), self._x[3:3 + E].copy(), self._x[3 + E:].copy()
 
     def step(self, t: float, local_quat: np.ndarray, trans: np.ndarray, expression: np.ndarray,
-             arkit: np.ndarray, part_valid: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+             arkit: np.ndarray, part_valid: np.ndarray, hand_confidence: np.ndarray | None = None,
+             hand_found: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Filter one frame, in streaming order.
 
         t: seconds (real timestamp); local_quat: (55, 4) x, y, z, w; trans: (3,) metres;
-        expression: (E,); arkit: (52,); part_valid: (4,) bool body / left hand / right hand / face.
+        expression: (E,); arkit: (52,); part_valid: (4,) bool body / left hand / right hand / face;
+        hand_confidence: (2,) in [0, 1] or None (see the class docstring); hand_found: (2,) bool,
+        whether the detector found each hand (default: its ``part_valid``; the batch path bridges
+        short gaps of a hand, which are then valid but not found).
         Returns (local_quat (55, 4), trans (3,), expression (E,), arkit (52,)) float64, filtered.
         A t not after the previous frame's returns the previous output and changes nothing.
         """
@@ -195,9 +235,16 @@ class MotionFilter:
             if not np.isfinite(t):
                 return self._outputs()
             self._t = t
-            self._q, self._x = q, x
+            ease = ~valid.copy()
+            if not self.snap_first_hands:                  # a stream's first hand may be an outlier
+                ease[_HAND_PARTS] = True
+            self._q = np.where(ease[JOINT_PART][:, None], self._q, q)
+            self._x = x
             self._seen = valid.copy()
-            self._since = np.where(valid, np.inf, 0.0)
+            self._since = np.where(ease, 0.0, np.inf)
+            self._gone = np.where(valid[_HAND_PARTS], 0.0, np.inf)
+            found = valid[_HAND_PARTS] if hand_found is None else np.asarray(hand_found, bool).reshape(2)
+            self._gone_found = np.where(found & valid[_HAND_PARTS], 0.0, np.inf)
             return self._outputs()
 
         dt = t - self._t
@@ -205,11 +252,35 @@ class MotionFilter:
             return self._outputs()
         self._t = t
 
+        # Hands lost for a moment are held, fingers and wrist; found again within HAND_HOLD_S they
+        # go on as if never lost. A wrist is held while its hand's detection is (``hand_found``)
+        # and eases in from where it was held each time that detection goes or comes back.
+        hand_valid = valid[_HAND_PARTS]
+        found = hand_valid if hand_found is None else np.asarray(hand_found, bool).reshape(2) & hand_valid
+        gone = np.where(hand_valid, 0.0, self._gone + dt)
+        held = ~hand_valid & (gone <= HAND_HOLD_S) & valid[PART_BODY]
+        gone_found = np.where(found, 0.0, self._gone_found + dt)
+        wrist_held = ~found & (gone_found <= HAND_HOLD_S) & valid[PART_BODY]
+        event = (found != (self._gone_found == 0.0)) | (wrist_held != self._wrist_held)
+        wrist_since = np.where(event, 0.0, self._wrist_since + dt)
+        vj = vj.copy()
+        vj[WRISTS] &= ~wrist_held
+
         # Parts easing back in: smoothing weight ramps in (quadratic ease-in) over blend_time.
-        since = np.where(valid, self._since + dt, 0.0)
-        gain = np.minimum(since / self.blend_time, 1.0) ** 2 if self.blend_time > 0 else np.ones(NUM_PARTS)
-        q_new, w_new = quat_one_euro_update(q, self._q, self._w, dt, self.rot_params,
-                                            gain[JOINT_PART])
+        back_soon = np.zeros(NUM_PARTS, dtype=bool)
+        back_soon[_HAND_PARTS] = hand_valid & (self._gone > 0.0) & (self._gone <= HAND_HOLD_S)
+        since = np.where(valid, np.where(back_soon, np.maximum(self._since, self.blend_time), self._since) + dt, 0.0)
+        ramp = (lambda s_: np.minimum(s_ / self.blend_time, 1.0) ** 2) if self.blend_time > 0 else np.ones_like
+        gain = ramp(since)
+        gain_j = gain[JOINT_PART]
+        gain_j[WRISTS] = np.minimum(gain_j[WRISTS], ramp(wrist_since))
+        max_step = None
+        if hand_confidence is not None and self.confidence_strength > 0:
+            ch = np.clip(np.asarray(hand_confidence, np.float64).reshape(2), 0.0, 1.0) ** self.confidence_strength
+            c = np.zeros(NUM_JOINTS)
+            c[self._hand_joints[0]], c[self._hand_joints[1]] = ch
+            max_step = np.where(self._fingers, c ** RATE_POWER * FINGER_MAX_RATE * dt, np.inf)
+        q_new, w_new = quat_one_euro_update(q, self._q, self._w, dt, self.rot_params, gain_j, max_step)
         x_new, dx_new = one_euro_update(x, self._x, self._dx, dt, self.vec_params,
                                         gain[self.channel_part])
 
@@ -223,9 +294,11 @@ class MotionFilter:
             since[PART_BODY] = np.inf
 
         # Missing parts: hold (body) or fade toward neutral (hands, face), with zero speed.
-        if not valid.all():
+        if not (valid.all() and vj.all()):
             wf = 1.0 - np.exp(-dt / self.fade_time) if self.fade_time > 0 else 1.0
             fj = ~vj & self._fading_joint
+            fj[self._hand_joints[0]] &= ~held[0]
+            fj[self._hand_joints[1]] &= ~held[1]
             hold_q = self._q
             if fj.any():
                 hold_q = np.where(fj[:, None], slerp(self._q, self.neutral_quat, wf), self._q)
@@ -238,17 +311,19 @@ class MotionFilter:
         self._q, self._w, self._x, self._dx = q_new, w_new, x_new, dx_new
         self._seen |= valid
         self._since = since
+        self._gone, self._gone_found, self._wrist_since, self._wrist_held = gone, gone_found, wrist_since, wrist_held
         return self._outputs()
 
     def filter_sequence(self, times: np.ndarray, local_quat: np.ndarray, trans: np.ndarray,
                         expression: np.ndarray, arkit: np.ndarray, part_valid: np.ndarray,
-                        reset: bool = True
+                        reset: bool = True, hand_confidence: np.ndarray | None = None,
+                        hand_found: np.ndarray | None = None
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Batch form: exactly :meth:`step` over the frames (after :meth:`reset` unless
         ``reset=False``, which continues the stream).
 
         times: (T,); local_quat: (T, 55, 4); trans: (T, 3); expression: (T, E); arkit: (T, 52);
-        part_valid: (T, 4) bool. Returns (local_quat (T, 55, 4), trans (T, 3), expression (T, E),
+        part_valid: (T, 4) bool; hand_confidence, hand_found: (T, 2) or None. Returns (local_quat (T, 55, 4), trans (T, 3), expression (T, E),
         arkit (T, 52)) float64.
         """
         if reset:
@@ -260,5 +335,7 @@ class MotionFilter:
         out_a = np.empty((T, NUM_ARKIT))
         for i in range(T):
             out_q[i], out_t[i], out_e[i], out_a[i] = self.step(
-                times[i], local_quat[i], trans[i], expression[i], arkit[i], part_valid[i])
+                times[i], local_quat[i], trans[i], expression[i], arkit[i], part_valid[i],
+                None if hand_confidence is None else hand_confidence[i],
+                None if hand_found is None else hand_found[i])
         return out_q, out_t, out_e, out_a

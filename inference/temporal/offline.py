@@ -13,7 +13,7 @@ import numpy as np
 from ..core.layout import PART_FACE, PART_LEFT_HAND, PART_RIGHT_HAND
 from ..core.rotations import slerp
 from ..core.skeleton import JOINT_PART
-from .motion_filter import MotionFilter
+from .motion_filter import WRISTS, MotionFilter
 
 #: Gaps in a hand or the face up to this long (seconds) are bridged in the batch path.
 MAX_BRIDGED_GAP_S = 0.5
@@ -23,8 +23,9 @@ def bridge_short_gaps(times: np.ndarray, local_quat: np.ndarray, channels: np.nd
                       part_valid: np.ndarray, channel_part: np.ndarray,
                       max_gap_s: float = MAX_BRIDGED_GAP_S) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Offline only: where a hand or the face is lost for at most ``max_gap_s`` and found again,
-    interpolate its joints (slerp) and channels (linear) between the frames on either side, so the
-    filter neither fades it out nor eases it back in for a short detector dropout.
+    interpolate its joints (slerp; a hand's wrist with it) and channels (linear) between the frames
+    on either side, so the filter neither fades it out nor eases it back in for a short detector
+    dropout, and the wrist does not jump to the pose model's knuckles for it.
 
     times (T,); local_quat (T, 55, 4); channels (T, C) with channel_part (C,) naming the part of each
     channel; part_valid (T, 4) bool. Returns copies of local_quat and channels and the (T, 4) mask of
@@ -38,6 +39,8 @@ def bridge_short_gaps(times: np.ndarray, local_quat: np.ndarray, channels: np.nd
             continue
         jumps = np.flatnonzero(np.diff(seen) > 1)          # gaps between seen[k] and seen[k + 1]
         joints, chans = np.flatnonzero(JOINT_PART == part), np.flatnonzero(channel_part == part)
+        if part != PART_FACE:                    # the wrist takes the hand's frame while it is found
+            joints = np.append(joints, WRISTS[part - PART_LEFT_HAND])
         for k in jumps:
             a, b = seen[k], seen[k + 1]
             if times[b] - times[a] > max_gap_s:
@@ -108,24 +111,45 @@ def gaussian_smooth(times: np.ndarray, x: np.ndarray, weight: np.ndarray, sigma:
 BATCH_ONE_EURO_SHARE = 0.3
 
 
+#: Seconds at the start of a clip filtered backwards to find where the joint rotations' forward
+#: pass starts (:func:`filter_zero_phase`).
+PRIME_S = 1.0
+
+
 def filter_zero_phase(times: np.ndarray, q: np.ndarray, root: np.ndarray, expression: np.ndarray,
-                      arkit: np.ndarray, part_valid: np.ndarray, smoothing: float
+                      arkit: np.ndarray, part_valid: np.ndarray, smoothing: float,
+                      hand_confidence: np.ndarray | None = None, confidence_strength: float | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The batch path's smoothing: short dropouts of a hand or the face are bridged
-    (:func:`bridge_short_gaps`), then the One-Euro filter runs forward, then backward over its
-    output (times mirrored), so the two lags cancel — a whole clip needs no causal filter. Arrays as in
+    (:func:`bridge_short_gaps`), then the One-Euro filter runs forward (its rotations starting
+    from the first PRIME_S filtered backwards), then backward over its output (times mirrored), so
+    the two lags cancel — a whole clip needs no causal filter. Arrays as in
     :meth:`MotionFilter.filter_sequence`: q (T, 55, 4), root (T, 3), expression (T, E), arkit (T, 52),
-    part_valid (T, 4); returns the filtered four."""
+    part_valid (T, 4), hand_confidence (T, 2) or None with its ``confidence_strength`` (see
+    :class:`MotionFilter`); returns the filtered four."""
     E = expression.shape[1]
+    found = part_valid[:, [PART_LEFT_HAND, PART_RIGHT_HAND]]         # before bridging: the wrists ease
     channels = np.concatenate([expression, arkit], axis=1)
     q, channels, part_valid = bridge_short_gaps(times, q, channels, part_valid,
                                                 np.full(channels.shape[1], PART_FACE))
     expression, arkit = channels[:, :E], channels[:, E:]
-    fwd = MotionFilter(smoothing=smoothing, num_expression=E).filter_sequence(
-        times, q, root, expression, arkit, part_valid)
+    rev = slice(None, None, -1)
+    conf = np.ones((len(times), 2)) if hand_confidence is None else hand_confidence
+
+    def run(t, *arrays, span):
+        return MotionFilter(smoothing=smoothing, num_expression=E, snap_first_hands=True,
+                            confidence_strength=confidence_strength).filter_sequence(
+            t, *arrays, part_valid[span], hand_confidence=conf[span], hand_found=found[span])
+
+    if smoothing > 0 and len(times) > 1:
+        # the forward pass starts from where the clip's first PRIME_S settle, filtered backwards:
+        # a first frame that is an outlier would otherwise drag its first frames after it
+        n = int(np.searchsorted(times, times[0] + PRIME_S, side="right"))
+        pr = slice(n - 1, None, -1)
+        q = q.copy()
+        q[0] = run(times[n - 1] - times[pr], q[pr], root[pr], expression[pr], arkit[pr], span=pr)[0][-1]
+    fwd = run(times, q, root, expression, arkit, span=slice(None))
     if smoothing <= 0 or len(times) < 2:
         return fwd
-    rev = slice(None, None, -1)
-    back = MotionFilter(smoothing=smoothing, num_expression=E).filter_sequence(
-        times[-1] - times[rev], *(a[rev] for a in fwd), part_valid[rev])
+    back = run(times[-1] - times[rev], *(a[rev] for a in fwd), span=rev)
     return tuple(a[rev] for a in back)

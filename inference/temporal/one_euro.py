@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.rotations import quat_conj, quat_log, quat_mul, quat_normalize, rowdot, slerp
+from ..core.rotations import quat_angle, quat_conj, quat_log, quat_mul, quat_normalize, rowdot, slerp
 
 _TWO_PI = 2.0 * np.pi
 
@@ -67,16 +67,21 @@ def one_euro_update(x: np.ndarray, x_prev: np.ndarray, dx_prev: np.ndarray, dt: 
 
 
 def quat_one_euro_update(q: np.ndarray, q_prev: np.ndarray, w_prev: np.ndarray, dt: float,
-                         p: OneEuroParams, gain: np.ndarray | float = 1.0
-                         ) -> tuple[np.ndarray, np.ndarray]:
+                         p: OneEuroParams, gain: np.ndarray | float = 1.0,
+                         max_step: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One rotation-domain One-Euro step.
 
     q: (N, 4) unit measurement; q_prev: (N, 4) previous output; w_prev: (N, 3) previous filtered
     angular velocity (rad/s, in the previous output's frame); dt > 0 s; params broadcastable to (N,);
-    gain (N,) or scalar in [0, 1] scales alpha. Returns (q_hat (N, 4), w_hat (N, 3)); q_hat is on
-    q_prev's side of the double cover.
+    gain (N,) or scalar in [0, 1] scales alpha; max_step (N,) radians or None: a measurement
+    further than this from the previous output is taken only that far (a single outlier moves
+    the output, and the speed estimate, by a bounded amount). Returns (q_hat (N, 4), w_hat (N, 3));
+    q_hat is on q_prev's side of the double cover.
     """
     q = np.where(rowdot(q, q_prev) < 0.0, -q, q)            # hemisphere: the short way, no flips
+    if max_step is not None:
+        angle = quat_angle(q_prev, q)
+        q = slerp(q_prev, q, np.minimum(1.0, max_step / np.maximum(angle, 1e-12)))
     omega = quat_log(quat_mul(quat_conj(q_prev), q)) * (1.0 / dt)   # geodesic angular rate (N, 3)
     w_hat = w_prev + smoothing_factor(p.d_cutoff, dt)[..., None] * (omega - w_prev)
     speed = np.sqrt(rowdot(w_hat, w_hat))[:, 0]

@@ -60,6 +60,7 @@ def test_folder_of_mixed_sizes_is_one_line(tmp_path):
 BAD_ARGS = {
     "fov-not-a-number": (["--fov", "abc"], "--fov"),
     "max-frames-0": (["--max-frames", "0"], "--max-frames"),
+    "start-frame-negative": (["--start-frame", "-3"], "--start-frame"),
     "folder-fps-0": (["--folder-fps", "0"], "--folder-fps"),
     "folder-fps-negative": (["--folder-fps", "-1"], "--folder-fps"),
     "folder-fps-nan": (["--folder-fps", "nan"], "--folder-fps"),
@@ -161,3 +162,12 @@ def test_clip_without_person_succeeds_with_valid_false(tmp_path):
     with np.load(out, allow_pickle=False) as d:
         assert d["valid"].shape == (8,) and not d["valid"].any()
         assert np.isfinite(d["poses"]).all()
+
+
+def test_start_and_max_frames_trim_keeping_the_source_timestamps(tmp_path):
+    out = tmp_path / "trim.npz"
+    r = run_cli(MEGAMIND, "--start-frame", "100", "--max-frames", "6", "--out", out, "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with np.load(out) as m:
+        times = m["frame_times"]
+    assert len(times) == 6 and abs(times[0] - 100 / 23.976) < 2e-3 and np.all(np.diff(times) > 0)

@@ -445,3 +445,30 @@ def test_fcurves_live_where_this_blender_keeps_them(ctx, model, amass):
         assert {(fc.data_path, fc.array_index) for fc in curves} == set(keys.fcurves_of(id_block))
         assert {fc.data_path: fc.group.name if fc.group else None for fc in curves} == want
         assert {g.name for g in owner.groups} == set(want.values())
+
+
+def test_a_root_bone_carries_the_motion_over_the_floor_and_the_joints_stay_put(ctx, amass):
+    quats, trans = amass
+    trans = trans + np.array([0.3, 0.1, -0.4])            # away from the origin: the root must move
+    plain = armature.build_armature(ctx, name="Plain")
+    rooted = armature.build_armature(ctx, name="Rooted", root_bone=True)
+    assert rooted.data.bones["pelvis"].parent.name == armature.ROOT_MOTION_BONE
+    frames = np.arange(1.0, 1.0 + len(trans))
+    for obj in (plain, rooted):
+        keys.write_keys(obj, frames, quats, trans, REST_PELVIS)
+    want, _ = _fk_blender(quats, trans, REST)
+    for i in (0, 25, 49):
+        ctx.scene.frame_set(int(frames[i]))
+        for obj in (plain, rooted):
+            heads, _ = _pose_state(obj)
+            assert np.abs(heads - want[i]).max() < 1e-5
+        root = rooted.pose.bones[armature.ROOT_MOTION_BONE]
+        root_head = np.array(root.head)
+        assert abs(root_head[2]) < 1e-6 and np.linalg.norm(root_head[:2]) > 0.1   # on the floor, moving
+    back = keys.read_keys(rooted, frames)
+    assert np.abs(back["trans"] - trans).max() < 1e-5
+    # the live pose splits it the same way
+    keys.apply_pose(rooted, quats[10], trans[10], REST_PELVIS)
+    ctx.view_layer.update()
+    heads, _ = _pose_state(rooted)
+    assert np.abs(heads - want[10]).max() < 1e-5

@@ -128,6 +128,11 @@ def test_live_link_records_every_frame_of_a_looping_clip(installed_addon, worker
         received = rec.keyed + sum(len(t) for t in rec.pending_times)
         time.sleep(0.005)
     st = addon("blender_addon.session").status()
+    # once the worker has measured the subject, the armature has its proportions
+    rest = addon("blender_addon.session").active().ring.rest_joints
+    assert rest is not None
+    pump.tick()
+    assert np.abs(addon("blender_addon.armature").rest_heads(obj) - rest).max() < 1e-4
     assert bpy.ops.mocap.live_stop() == {"FINISHED"}
     assert received >= want and st.dropped == 0
     frames = keyed_frames(obj)

@@ -142,3 +142,24 @@ def test_conversions_are_vectorised_on_10k_frames():
     elapsed = time.perf_counter() - t0
     assert out.shape == (10_000, 55, 4)
     assert elapsed < 1.0, f"{elapsed:.2f} s for 10k frames: a per-frame loop crept in"
+
+
+def test_camera_lens_and_placement_image_like_the_capture():
+    records = _import("inference.core.records")
+    cam = records.Camera.from_fov(1280, 720, 60.0)
+    lens, sx, sy = cv.camera_lens(cam.K, cam.size)
+    # horizontal field of view of a 36 mm wide sensor at that focal length: the capture's 60°
+    assert np.degrees(2 * np.arctan(0.5 * cv.SENSOR_WIDTH_MM / lens)) == pytest.approx(60.0)
+    assert (sx, sy) == (0.0, 0.0)
+    K = cam.K.copy()
+    K[0, 2] += 64.0                                       # principal point 64 px right → shift −0.05
+    assert cv.camera_lens(K, cam.size)[1] == pytest.approx(-0.05)
+    # the engine's camera looks along −Z of a Y-up world; Blender's camera looks along its local −Z
+    M = np.eye(4)
+    M[:3, :3] = np.diag([1.0, -1.0, -1.0])
+    M[:3, 3] = [0.0, 1.5, 0.0]
+    B = cv.camera_matrix_world(M)
+    forward_blender = -B[:3, 2]                           # Blender camera's viewing direction
+    assert np.allclose(forward_blender, cv.points_to_blender([0.0, 0.0, -1.0]))
+    assert np.allclose(B[:3, 1], [0.0, 0.0, 1.0])         # its up is Blender's up
+    assert np.allclose(B[:3, 3], cv.points_to_blender([0.0, 1.5, 0.0]))

@@ -125,6 +125,10 @@ def test_create_attach_header_fields(tmp_path):
         assert own.progress == (3, 40) and own.fps == 12.5
         assert own.error.startswith("a long message éé") and "\n" not in own.error
         assert len(own.error.encode()) < stream.ERROR_BYTES
+        assert own.notice == ""
+        att.notice = "compiling the live solver " + "é" * 300   # its own area, cut the same way
+        assert own.notice.startswith("compiling the live solver é") and len(own.notice.encode()) < stream.NOTICE_BYTES
+        assert own.error.startswith("a long message")
         np.testing.assert_array_equal(own.rest_joints, rest)
         with pytest.raises(stream.StreamError):
             att.unlink()                                     # the attached side never unlinks

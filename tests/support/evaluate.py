@@ -24,7 +24,7 @@ def reprojection_errors(motion: Motion, min_confidence: float = 0.5, part: str =
     sel = {"all": JOINT_LANDMARKS, "body": JOINT_LANDMARKS[body], "hands": JOINT_LANDMARKS[~body]}[part]
     errs = []
     for t in np.flatnonzero(motion.valid):
-        uv = project_points(motion, motion.joints[t, LANDMARK_JOINT[sel]])
+        uv = project_points(motion, motion.joints[t, LANDMARK_JOINT[sel]], t)
         kp = motion.keypoints2d[t, sel]
         ok = kp[:, 2] >= min_confidence
         for side in (0, 1):   # a hand the hand model found is measured on its 21 landmarks, not twice

@@ -7,7 +7,7 @@ from scipy.spatial.transform import Rotation
 
 from inference.core.rotations import quat_angle, quat_exp, quat_mul, slerp
 from inference.core.skeleton import JOINT_PART
-from inference.temporal.motion_filter import MotionFilter, params_for, relaxed_hand_pose
+from inference.temporal.motion_filter import HAND_HOLD_S, MotionFilter, params_for, relaxed_hand_pose
 from inference.temporal.offline import gaussian_smooth, target_sigma
 from inference.core.layout import PART_LEFT_HAND as LEFT_HAND, PART_RIGHT_HAND as RIGHT_HAND
 from inference.temporal.one_euro import OneEuro, OneEuroParams, QuatOneEuro
@@ -220,17 +220,21 @@ def test_hand_disappears_held_then_fades_then_reappears_smoothly():
     first_gone, last_gone = np.flatnonzero(gone)[[0, -1]]
     # before it goes, the hand has converged to the measured fist
     assert quat_angle(out[first_gone - 1, lh], fist[lh]).max() < 1e-3
-    # while gone: distance to the relaxed pose decays exactly as exp(-elapsed / fade_time)
+    # while gone: held for HAND_HOLD_S, then the distance to the relaxed pose decays exactly as
+    # exp(-elapsed / fade_time) from the last held frame
     d0 = quat_angle(out[first_gone - 1, lh], relaxed[lh])
     dist = quat_angle(out[first_gone:last_gone + 1, lh], relaxed[lh])
-    elapsed = t[first_gone:last_gone + 1] - t[first_gone - 1]
+    held = t[first_gone:last_gone + 1] - t[first_gone - 1] <= HAND_HOLD_S
+    assert held[0] and not held[-1]
+    last_held = t[first_gone + np.flatnonzero(held)[-1]]
+    elapsed = np.maximum(t[first_gone:last_gone + 1] - last_held, 0.0)
     np.testing.assert_allclose(dist, d0 * np.exp(-elapsed[:, None] / fade), rtol=1e-6, atol=1e-9)
     assert np.all(np.diff(dist, axis=0) <= 1e-12)                   # monotonic decrease
     steps = quat_angle(out[first_gone:last_gone + 1, lh], out[first_gone - 1:last_gone, lh])
     assert steps.max() < 0.1                                         # no jump when it goes
     assert dist[-1].max() < 0.01 * d0.max()
-    # the right hand and the body were untouched
-    assert quat_angle(out[:, RIGHT_HAND_JOINTS], fist[RIGHT_HAND_JOINTS]).max() < 1e-9
+    # the right hand (eased in from its neutral on the stream's first frame) was untouched
+    assert quat_angle(out[first_gone - 1:, RIGHT_HAND_JOINTS], fist[RIGHT_HAND_JOINTS]).max() < 1e-3
 
     # reappearance: no snap, eases in, converges
     back = out[last_gone:, lh]
@@ -323,9 +327,7 @@ def test_nan_in_one_hand_holds_that_hand_only():
     bad[0] = quat_exp(np.array([0.0, 0.5, 0.0]))                     # the body moves meanwhile
     out = mf.step(t + 1 / 30, *_frame(bad), np.ones(4, bool))[0]
     rh = RIGHT_HAND_JOINTS
-    w = 1 - np.exp(-(1 / 30) / 0.6)
-    d_held = quat_angle(held[rh], relaxed_hand_pose()[rh])
-    np.testing.assert_allclose(quat_angle(out[rh], relaxed_hand_pose()[rh]), (1 - w) * d_held, rtol=1e-6)
+    np.testing.assert_array_equal(out[rh], held[rh])                 # held (HAND_HOLD_S), not faded yet
     assert quat_angle(out[0], held[0]) > 0.01                        # the body still follows
 
 
