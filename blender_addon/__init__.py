@@ -18,7 +18,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 # Relative to this package; "..operators" is the sibling package at the extension root.
-MODULES = (".properties", ".preferences", "..operators", ".panel")
+MODULES = (".properties", ".preferences", "..operators", ".panel", ".export_panel", ".avatar_panel")
 
 _registered: list[ModuleType] = []
 

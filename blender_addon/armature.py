@@ -159,7 +159,7 @@ def _link(context: bpy.types.Context, obj: bpy.types.Object, collection) -> None
     coll.objects.link(obj)
 
 
-def _edit_bones(context: bpy.types.Context, obj: bpy.types.Object, edit) -> None:
+def edit_bones(context: bpy.types.Context, obj: bpy.types.Object, edit) -> None:
     """Run ``edit(obj.data.edit_bones)`` in edit mode on ``obj``, then return to object mode with
     the previously active object active again."""
     view_layer = context.view_layer
@@ -204,7 +204,7 @@ def _build_bones(context: bpy.types.Context, obj: bpy.types.Object, layout: Bone
             root.align_roll(tuple(points_to_blender(_UP)))
             root.use_deform = False
             made[0].parent = root
-    _edit_bones(context, obj, edit)
+    edit_bones(context, obj, edit)
 
 
 def rest_heads(obj: bpy.types.Object) -> np.ndarray:
@@ -239,7 +239,7 @@ def fit_rest(context: bpy.types.Context, obj: bpy.types.Object, rest_joints: np.
     def edit(ebones):
         for j, name in enumerate(JOINT_NAMES):
             _place(ebones[name], layout, j)
-    _edit_bones(context, obj, edit)
+    edit_bones(context, obj, edit)
     return True
 
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: (3, 3) float64 Y-up → Z-up point map: (x, y, z) → (x, -z, y).
-C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+from ..inference.core.skeleton import Y_UP_TO_Z_UP
+
+#: (3, 3) float64 Y-up → Z-up point map: (x, y, z) → (x, -z, y) (the engine's one definition).
+C = Y_UP_TO_Z_UP
 
 
 # ------------------------------------------------------------------------------ the bpy boundary

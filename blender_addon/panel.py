@@ -118,6 +118,9 @@ class MOCAP_PT_main(bpy.types.Panel):
         row = col.row(align=True)
         for action in ACTIONS[3:]:
             _draw_action(row, *action)
+        row = layout.row(align=True)
+        row.prop(props, "retarget_target", text="")
+        _draw_action(row, "mocap.retarget_take", "MOCAP_OT_retarget_take", "Retarget Take", "ARMATURE_DATA")
         layout.operator("mocap.setup_runtime", icon="CONSOLE")
         _draw_action(layout, "mocap.clear_cache", "MOCAP_OT_clear_cache", "Clear Bake Cache", "TRASH")
 

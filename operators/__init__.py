@@ -13,7 +13,7 @@ from types import ModuleType
 from ..blender_addon.classes import register_classes, unregister_classes
 
 #: The operator modules, relative to this package, in registration order (unregistered in reverse).
-MODULES = (".bake", ".live", ".cache", ".runtime")
+MODULES = (".bake", ".live", ".cache", ".retarget", ".runtime", ".export", ".avatar")
 
 LOAD_ERRORS: dict[str, str] = {}  # module name ("bake") -> one-line error
 _registered: list[ModuleType] = []

@@ -95,6 +95,8 @@ def test_zip_contents(built_zip):
     shipped = {p.relative_to(ROOT).as_posix() for pkg in ("inference", *BLENDER_PACKAGES)
                for p in (ROOT / pkg).rglob("*.py") if "__pycache__" not in p.parts}
     assert shipped <= names, sorted(shipped - names)
+    data = {p.relative_to(ROOT).as_posix() for p in (ROOT / "inference").rglob("*.json")}  # rig profiles, tables
+    assert data and data <= names, sorted(data - names)
     forbidden = ("tests/", "scripts/", "dev/", ".venv", ".git", ".ci/", ".cache/", "demo_out/", "dist/")
     assert not [n for n in names if n.startswith(forbidden) or "__pycache__" in n or n.endswith(".pyc")]
     assert not {"pyproject.toml", "requirements-test.txt", "requirements-blender.txt", "requirements-blender42.txt"} & names

@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 #: The engine's stages in the order data flows through them: a module may import its own stage and
 #: earlier ones, never a later one.
-STAGES = ("core", "sources", "detect", "body", "face", "temporal", "pipeline", "stream", "app")
+STAGES = ("core", "avatar", "sources", "detect", "body", "face", "temporal", "retarget", "pipeline", "stream", "app")
 PACKAGES = ("inference", "blender_addon", "operators")
 
 

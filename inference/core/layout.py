@@ -133,6 +133,9 @@ FACE_NOSE_BASE, FACE_CHIN, FACE_BRIDGE = 2, 152, 168
 FACE_UPPER_LIP, FACE_LOWER_LIP, FACE_UPPER_LIP_IN, FACE_LOWER_LIP_IN = 0, 17, 13, 14
 FACE_FOREHEAD = np.array([10, 151, 9])
 FACE_NOSE_RIDGE = np.array([197, 195, 5, 4])
+# points of the upper face that expressions barely move (forehead, temples, nose bridge): the
+# face stage measures the brows in a frame fitted to them and the eye corners
+FACE_UPPER_RIGID = np.array([10, 151, 9, 8, 168, 21, 251, 54, 284, 103, 332, 67, 297, 109, 338, 127, 356])
 
 
 # --------------------------------------------------------------------------------------------

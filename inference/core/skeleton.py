@@ -157,3 +157,7 @@ def forward_kinematics(global_rot: np.ndarray, bones: np.ndarray, root_pos: np.n
     """
     rotated = rot.mv(global_rot[:, PARENTS[1:]], bones[1:])             # (T, 54, 3)
     return root_pos[:, None] + ANCESTORS @ rotated
+
+
+#: (3, 3) float64 the engine's Y-up frame → Blender's Z-up frame: (x, y, z) → (x, −z, y) (a rotation).
+Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])

@@ -78,10 +78,11 @@ ARKIT_RANGES: dict[str, tuple[float, float]] = {
     "mouthUpperUp": (0.02, 0.08),
     # brows (IOD above the eye corners): lowered (mean of inner and outer), inner raised, outer raised.
     # The mesh's brow points follow about a third of the skin's motion (a 5 mm raise of the
-    # rendered MakeHuman brows moves them by ~0.025 IOD ≈ 1.6 mm), hence the short raise ramps
+    # rendered MakeHuman brows moves them by ~0.03 IOD ≈ 1.9 mm), hence the short raise ramps with
+    # a small dead zone (the clip's noise widens both)
     "browDown": (0.015, 0.08),
-    "browInnerUp": (0.01, 0.07),
-    "browOuterUp": (0.01, 0.07),
+    "browInnerUp": (0.005, 0.06),
+    "browOuterUp": (0.005, 0.06),
     # cheek below the eye raised (IOD); the mesh's cheek points jitter by ~0.02 IOD
     "cheekSquint": (0.02, 0.08),
     # nose wing raised (IOD); weak: the alar points move little and jitter with the mesh

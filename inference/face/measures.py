@@ -14,7 +14,7 @@ from ..core.layout import (FACE, FACE_BRIDGE, FACE_BROW_INNER, FACE_BROW_OUTER, 
                            FACE_EYE_INNER, FACE_EYE_LOWER, FACE_EYE_OUTER, FACE_EYE_UPPER, FACE_FOREHEAD,
                            FACE_INNER_LIP_PAIRS, FACE_IRIS, FACE_LOWER_LIP, FACE_LOWER_LIP_IN, FACE_LOWER_LIP_SIDE,
                            FACE_MOUTH_CORNER, FACE_NOSE_BASE, FACE_NOSE_RIDGE, FACE_NOSE_WING, FACE_UPPER_LIP,
-                           FACE_UPPER_LIP_IN, FACE_UPPER_LIP_SIDE)
+                           FACE_UPPER_LIP_IN, FACE_UPPER_LIP_SIDE, FACE_UPPER_RIGID)
 
 
 def _avg(*idx) -> dict[int, float]:
@@ -52,8 +52,6 @@ def _vector_features() -> dict[str, dict[int, float]]:
         F[f"lip_span_{side}"] = _minus(_avg(*FACE_UPPER_LIP_SIDE[s]), _avg(*FACE_LOWER_LIP_SIDE[s]))
         F[f"upper_side_{side}"] = _minus(_avg(*FACE_UPPER_LIP_SIDE[s]), {FACE_NOSE_BASE: 1.0})
         F[f"lower_chin_{side}"] = _minus(_avg(*FACE_LOWER_LIP_SIDE[s]), {FACE_CHIN: 1.0})
-        F[f"brow_in_{side}"] = _minus(_avg(*FACE_BROW_INNER[s]), mid)
-        F[f"brow_out_{side}"] = _minus(_avg(*FACE_BROW_OUTER[s]), mid)
         F[f"cheek_{side}"] = _minus(_avg(*FACE_CHEEK[s]), mid)
         F[f"nose_wing_{side}"] = _minus(_avg(*FACE_NOSE_WING[s]), mid)
     for k, (a, b) in enumerate(FACE_INNER_LIP_PAIRS):
@@ -111,22 +109,28 @@ _MEASURE_DEFS += [
     ("lower_chin_l", [("lower_chin_l", "n", 1.0)], None),
     ("lower_chin_r", [("lower_chin_r", "n", 1.0)], None),
     ("lower_chin_c", [("lower_chin_c", "n", 1.0)], None),
-    # brow, cheek and nose-wing heights above the eye-corner midpoint of their side
-    ("brow_in_l", [("brow_in_l", "y", 1.0)], None),
-    ("brow_in_r", [("brow_in_r", "y", 1.0)], None),
-    ("brow_out_l", [("brow_out_l", "y", 1.0)], None),
-    ("brow_out_r", [("brow_out_r", "y", 1.0)], None),
+    # cheek and nose-wing heights above the eye-corner midpoint of their side
     ("cheek_l", [("cheek_l", "y", 1.0)], None),
     ("cheek_r", [("cheek_r", "y", 1.0)], None),
     ("nose_wing_l", [("nose_wing_l", "y", 1.0)], None),
     ("nose_wing_r", [("nose_wing_r", "y", 1.0)], None),
 ]
 
+#: Brow heights (IOD) above the eye-corner midpoint of their side, inner and outer brow, measured in
+#: the upper face's own frame (:func:`brow_heights`), not in the head frame: MediaPipe tilts the
+#: head frame's nose-ridge axis a little when the jaw opens or the mouth corners pull, and that
+#: tilt alone moved a turned head's brow points by two thirds of a full raise.
+BROW_NAMES = ("brow_in_l", "brow_in_r", "brow_out_l", "brow_out_r")
+_BROW_POINTS = (FACE_BROW_INNER[0], FACE_BROW_INNER[1], FACE_BROW_OUTER[0], FACE_BROW_OUTER[1])
+#: The upper face's rigid points (:data:`~inference.core.layout.FACE_UPPER_RIGID` and the eye corners).
+UPPER_RIGID = np.concatenate([FACE_UPPER_RIGID, FACE_EYE_OUTER, FACE_EYE_INNER]).astype(np.int64)
+
 #: Measure names, in column order (sides ordered left, right). Eye measures are in eye widths,
-#: all others in IOD units; see :data:`_MEASURE_DEFS` for how each is built. The last column,
+#: all others in IOD units; see :data:`_MEASURE_DEFS` for how each is built and
+#: :data:`BROW_NAMES` for the brows. The last column,
 #: ``head_yaw``, is the head's turn (radians, + = towards the subject's left: the left side is the
 #: far one), which says how far to trust the far side's landmarks (:mod:`.arkit`).
-MEASURE_NAMES: tuple[str, ...] = tuple(d[0] for d in _MEASURE_DEFS) + ("head_yaw",)
+MEASURE_NAMES: tuple[str, ...] = tuple(d[0] for d in _MEASURE_DEFS) + BROW_NAMES + ("head_yaw",)
 NUM_MEASURES = len(MEASURE_NAMES)
 MI: dict[str, int] = {n: i for i, n in enumerate(MEASURE_NAMES)}
 
@@ -177,6 +181,14 @@ NEUTRAL_QUANTILE = np.full(NUM_MEASURES, 0.5)
 NEUTRAL_QUANTILE[[MI["eye_open_l"], MI["eye_open_r"]]] = 0.6
 NEUTRAL_QUANTILE[[MI["chin_dist"], MI["lip_dist"], MI["lip_gap"]]] = 0.1
 
+#: The highest a neutral can be (IOD): a mouth corner's height above the lips' centre line. The
+#: neutral is estimated from the clip, so an expression held throughout (a photo of a broad smile)
+#: would become the neutral; no resting mouth has its corners this high (measured 0.06–0.17 on the
+#: rendered MakeHuman head at 0/±30° and on the photos; 0.22–0.26 on its full smile), so a higher
+#: clip neutral is a held smile and is capped here.
+NEUTRAL_CEILING = {"corner_up_l": 0.18, "corner_up_r": 0.18}
+_CEIL_COLS = np.array([MI[k] for k in NEUTRAL_CEILING], np.int64)
+_CEIL = np.array(list(NEUTRAL_CEILING.values()))
 
 #: Inner-lip gap (IOD) of closed lips (the mesh's inner lip points never quite meet).
 LIPS_CLOSED_GAP = 0.02
@@ -245,13 +257,43 @@ def canonical_face(face_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return c / np.maximum(iod, 1e-9)[:, None, None], R, iod
 
 
-def face_measures(face_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: The points :func:`brow_heights` reads: the brows' (4 groups of 4), then each side's eye corners.
+_BROW_EYE = np.concatenate([*_BROW_POINTS, FACE_EYE_OUTER, FACE_EYE_INNER]).astype(np.int64)
+_NB = sum(len(b) for b in _BROW_POINTS)
+
+
+def upper_face_reference(rigid: np.ndarray) -> np.ndarray:
+    """The subject's upper face: the per-point median of the centred rigid points (T, K, 3) → (K, 3)."""
+    ref = np.median(np.asarray(rigid, np.float64), axis=0)
+    return ref - ref.mean(axis=0)
+
+
+def brow_heights(pts: np.ndarray, rigid: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Brow heights in the upper face's frame: each frame's rigid points (T, K, 3), centred, are
+    turned onto the reference ``ref`` (K, 3) (least-squares rotation, Kabsch), and the brow points
+    with them. pts: (T, 20, 3) the :data:`_BROW_EYE` points in head axes, IOD units. Returns (T, 4)
+    in the order of :data:`BROW_NAMES`: mean brow-group height above its side's eye-corner midpoint.
+    """
+    H = np.swapaxes(rigid, 1, 2) @ ref                                   # (T, 3, 3)
+    U, _, Vt = np.linalg.svd(H)
+    d = np.sign(np.linalg.det(U) * np.linalg.det(Vt))
+    Vt[:, 2] *= d[:, None]                                               # no reflection
+    up = (np.swapaxes(Vt, 1, 2) @ np.swapaxes(U, 1, 2))[:, 1]            # (T, 3) rotated frame's Y row
+    y = pts @ up[:, :, None]                                             # (T, 20, 1)
+    brow = y[:, :_NB, 0].reshape(y.shape[0], 4, -1).mean(axis=2)         # (T, 4) in_l, in_r, out_l, out_r
+    mid = 0.5 * (y[:, _NB:_NB + 2, 0] + y[:, _NB + 2:_NB + 4, 0])        # (T, 2) eye-corner midpoints l, r
+    return brow - np.tile(mid, 2)
+
+
+def face_measures(face_px: np.ndarray, upper_ref: np.ndarray | None = None, return_rigid: bool = False):
     """Scale- and pose-free expression measures.
 
-    face_px: (T, 478, 3) pixels (x = u, y = v, z = kpz). Returns ``m`` (T, NUM_MEASURES) float64
-    in the order of :data:`MEASURE_NAMES` and ``iod`` (T,) pixels (0 marks a degenerate frame).
-    Cost: one gather, one (K, 110) matrix product, a rotation and a (F, M) product per frame.
-    The last column is the head's yaw (``head_yaw``, radians).
+    face_px: (T, 478, 3) pixels (x = u, y = v, z = kpz); upper_ref: (K, 3) the subject's upper face
+    (:func:`upper_face_reference`, the streaming solver keeps it), None: from these frames. Returns
+    ``m`` (T, NUM_MEASURES) float64 in the order of :data:`MEASURE_NAMES` and ``iod`` (T,) pixels
+    (0 marks a degenerate frame). Cost: one gather, one (K, 110) matrix product, a rotation, a
+    (F, M) product and a 3×3 SVD per frame. The last column is the head's yaw (``head_yaw``, radians).
+    With ``return_rigid`` also the centred upper-face points (T, K, 3) (for a running ``upper_ref``).
     """
     pts = np.asarray(face_px, np.float64)[:, _USED]                     # (T, U, 3)
     V = (_FEATURE_W @ pts) * _FLIP                                       # (T, K, 3) face axes
@@ -265,10 +307,16 @@ def face_measures(face_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     feats[:, nc:-1] = np.sqrt(np.einsum("tki,tki->tk", W, W))
     feats[:, -1] = 1.0
     m = np.empty((T, NUM_MEASURES))
-    m[:, :-1] = (feats @ _MIX) / np.maximum(feats[:, _DIV_COL], 1e-9)
+    nd = _MIX.shape[1]
+    m[:, :nd] = (feats @ _MIX) / np.maximum(feats[:, _DIV_COL], 1e-9)
+    scale = _FLIP / np.maximum(iod, 1e-9)[:, None, None]
+    rigid = (np.asarray(face_px, np.float64)[:, UPPER_RIGID] * scale) @ R          # (T, K, 3) head axes
+    rigid -= rigid.mean(axis=1, keepdims=True)
+    ref = upper_face_reference(rigid) if upper_ref is None else np.asarray(upper_ref, np.float64)
+    m[:, nd:-1] = brow_heights((np.asarray(face_px, np.float64)[:, _BROW_EYE] * scale) @ R, rigid, ref)
     # the head's X axis (subject's left) turns away from the camera (−z) as the head turns left
     m[:, -1] = np.arctan2(-R[:, 2, 0], R[:, 0, 0])
-    return m, iod
+    return (m, iod, rigid) if return_rigid else (m, iod)
 
 
 #: Below this many frames the jitter of a measure cannot be estimated; :func:`measure_noise` then
@@ -310,15 +358,20 @@ def measure_noise(m: np.ndarray, unknown: float = NOISE_FLOOR) -> np.ndarray:
     return np.maximum(sigma, NOISE_FLOOR)
 
 
-#: A frame whose measures jump, in median over all of them, by more than this many σ from the
-#: previous estimate is one the tracker is losing (a real expression moves a few measures, not the
-#: whole face); its update is weighted down by (TRACKING_JUMP / median jump)².
+#: A frame whose upper-face measures (eyes, gaze, brows, cheeks, nose wings) jump, in median, by
+#: more than this many σ from the previous estimate is one the tracker is losing; its update is
+#: weighted down by (TRACKING_JUMP / median jump)². A lost track moves the whole mesh; a real
+#: expression moves a few of these (a blink: 6 of 18) or, for the jaw and lips, almost none of them,
+#: whereas an opening jaw moves half of all the measures (the mouth's), which read as a lost track.
 TRACKING_JUMP = 2.5
+_UPPER_FACE = np.array([i for n, i in MI.items()
+                        if n.startswith(("eye_open", "lid_", "gaze_", "brow_", "cheek_", "nose_wing"))], np.int64)
 
 
 def frame_confidence(jump_sigma: np.ndarray) -> np.ndarray:
     """Weight of a frame's new measures from their jumps over the noise, |Δm| / σ (..., M). → (...,)."""
-    med = np.sort(np.abs(jump_sigma), axis=-1)[..., jump_sigma.shape[-1] // 2]     # (upper) median
+    j = np.sort(np.abs(jump_sigma[..., _UPPER_FACE]), axis=-1)
+    med = j[..., j.shape[-1] // 2]                                  # (upper) median
     return np.minimum(1.0, (TRACKING_JUMP / np.maximum(med, 1e-9)) ** 2)
 
 
@@ -343,6 +396,8 @@ def neutral_measures(m: np.ndarray, present: np.ndarray | None = None) -> np.nda
     hi = np.minimum(lo + 1, s.shape[0] - 1)
     w = pos - lo
     cols = np.arange(NUM_MEASURES)
-    return s[lo, cols] * (1.0 - w) + s[hi, cols] * w
+    neutral = s[lo, cols] * (1.0 - w) + s[hi, cols] * w
+    neutral[_CEIL_COLS] = np.minimum(neutral[_CEIL_COLS], _CEIL)
+    return neutral
 
 

@@ -42,8 +42,8 @@ from ..core.layout import IBUG51_FROM_MEDIAPIPE, NUM_ARKIT, NUM_EXPRESSION
 from .arkit import (arkit_from_measures, eyes_from_measures, gaze_angles, jaw_from_measures, noise_ramps,
                     noise_smoothing)
 from .expression import ExpressionFitter
-from .measures import (NOISE_UNKNOWN, NUM_MEASURES, face_measures, frame_confidence, measure_noise,
-                       neutral_measures, to_face_axes)
+from .measures import (NOISE_UNKNOWN, NUM_MEASURES, UPPER_RIGID, face_measures, frame_confidence, measure_noise,
+                       neutral_measures, to_face_axes, upper_face_reference)
 
 
 @dataclass
@@ -170,12 +170,17 @@ class FaceSolver:
         # frame, so the periodic median stays cheap
         self.residual_stride = 4
         self._residuals = _Ring(max(30, int(neutral_window) // self.residual_stride), 153)
+        # the upper face's rigid points for the brows' reference frame (same stride)
+        self._rigid = _Ring(max(30, int(neutral_window) // self.residual_stride), UPPER_RIGID.size * 3)
         self.reset()
 
     def reset(self) -> None:
         """Forget the streaming state (neutral, expression offset, smoothing)."""
         self._measures.clear()
         self._residuals.clear()
+        self._rigid.clear()
+        self.upper_ref: np.ndarray | None = None
+        self._seen = 0
         self._since = 0
         self._frames = 0
         self.neutral: np.ndarray | None = None
@@ -249,11 +254,14 @@ class FaceSolver:
         if not np.isfinite(fp).all():
             self._prev = self._m_prev = None
             return self._empty(1)
-        m, iod = face_measures(fp)
+        m, iod, rigid = face_measures(fp, self.upper_ref, return_rigid=True)
         if not iod[0] > 1e-6:
             self._prev = self._m_prev = None
             return self._empty(1)
         self._measures.push(m[0])
+        if self._seen % self.residual_stride == 0:
+            self._rigid.push(rigid[0].ravel())
+        self._seen += 1
         if self.noise is not None and self._m_prev is not None:    # causal twin of the batch's
             step = m - self._m_prev
             m = self._m_prev + self._gain * frame_confidence(step / self.noise) * step
@@ -262,6 +270,7 @@ class FaceSolver:
         if (self.neutral is None or self._measures.count <= self.neutral_warmup
                 or self._since >= self.neutral_every):
             self.neutral = neutral_measures(self._measures.rows())
+            self.upper_ref = upper_face_reference(self._rigid.rows().reshape(-1, UPPER_RIGID.size, 3))
             self.noise = measure_noise(self._measures.ordered(), NOISE_UNKNOWN)
             self._gain = 1.0 - noise_smoothing(self.noise, self.neutral)
             self._ramps = noise_ramps(self.noise, self.neutral)

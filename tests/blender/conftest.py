@@ -44,6 +44,20 @@ def pytest_unconfigure(config):
     shutil.rmtree(USER_RESOURCES, ignore_errors=True)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """bpy 4.2 as a module crashes in its C exit handlers (SpaceType freeing a Python class after
+    the interpreter is gone) once Blender's own glTF exporter has run: end the process with pytest's
+    status after the report, before those handlers (atexit runs after pytest has printed)."""
+    if bpy.app.version[:2] == (4, 2):
+        import atexit
+
+        def _exit(status=int(exitstatus)):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+        atexit.register(_exit)
+
+
 # --- helpers (also used by the tests through the fixtures below) ------------------------------------
 def descendant_pids(root: int | None = None) -> set[int]:
     """PIDs of all live descendants of ``root`` (default: this process), read from /proc."""

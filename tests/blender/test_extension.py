@@ -268,11 +268,11 @@ def test_panel_and_preferences_draw_with_this_blenders_ui_api(installed_addon):
             panel.draw(types.SimpleNamespace(layout=layout), bpy.context)
             ops = [kw["operator"] for name, kw in layout.calls if name == "operator"]
             assert ops == ["mocap.live_start", "mocap.live_stop", "mocap.record_toggle", "mocap.bake",
-                           "mocap.resolve", "mocap.setup_runtime", "mocap.clear_cache"]
+                           "mocap.resolve", "mocap.retarget_take", "mocap.setup_runtime", "mocap.clear_cache"]
             assert not any(name == "label" and kw.get("icon") == "ERROR" for name, kw in layout.calls)
             drawn_props |= {kw["property"] for name, kw in layout.calls if name == "prop"}
     assert {"video_path", "folder_path", "webcam_index", "model_path", "match_scene", "add_camera", "clip_start",
-            "clip_end", "root_bone"} <= drawn_props
+            "clip_end", "root_bone", "retarget_target"} <= drawn_props
     props.record = False
     prefs = bpy.context.preferences.addons[installed_addon].preferences
     cls = type(prefs)

@@ -526,3 +526,38 @@ def test_face_points_from_detection():
     assert fp.shape == (1, 478, 3)
     np.testing.assert_array_equal(fp[0, 10], [10.0, 20.0, -10.0])
     assert face_points(det.kp2d, det.kpz).shape == (478, 3)
+
+
+def _brows_after_move(c: np.ndarray, idx, delta) -> np.ndarray:
+    """Brow measures (in_l, in_r, out_l, out_r) of a frame with points ``idx`` moved by ``delta``
+    (canonical units) minus those of the unmoved face, both measured in one clip of 6 frames."""
+    from inference.face.measures import BROW_NAMES
+    moved = c.copy()
+    moved[np.asarray(idx)] += np.asarray(delta, float)
+    m, _ = face_measures(np.array([_to_pixels(c)] * 5 + [_to_pixels(moved)]))
+    cols = [MI[n] for n in BROW_NAMES]
+    return m[-1, cols] - m[0, cols]
+
+
+def test_brows_are_measured_on_the_upper_face(frontal_base):
+    """MediaPipe's nose tip moves when the jaw opens; that tilts the head frame's up axis (forehead
+    minus nose ridge) and used to read as a brow raise. The brows are measured in the frame of
+    the upper face's rigid points, so only a real brow motion moves them."""
+    c = frontal_base
+    tilt = _brows_after_move(c, [197, 195, 5, 4], (0.0, -0.04, 0.08))
+    assert np.abs(tilt).max() < 0.003, tilt
+    raise_left = _brows_after_move(c, [300, 293, 276, 283], (0.0, 0.04, 0.0))
+    assert raise_left[2] > 0.035 and np.abs(raise_left[[0, 1, 3]]).max() < 0.005, raise_left
+
+
+def test_held_smile_neutral_is_capped():
+    """A smile held through the whole clip must not become the neutral: the corners' neutral
+    height is capped at a resting mouth's (NEUTRAL_CEILING), the rest of the neutral is the clip's."""
+    from inference.face.measures import NEUTRAL_CEILING, NUM_MEASURES, neutral_measures
+    rng = np.random.default_rng(0)
+    m = 0.1 + 0.001 * rng.standard_normal((50, NUM_MEASURES))
+    m[:, [MI["corner_up_l"], MI["corner_up_r"]]] += 0.2                # corners held high
+    n = neutral_measures(m)
+    assert n[MI["corner_up_l"]] == NEUTRAL_CEILING["corner_up_l"]
+    assert n[MI["corner_up_r"]] == NEUTRAL_CEILING["corner_up_r"]
+    assert abs(n[MI["mouth_width"]] - 0.1) < 0.002

@@ -1,0 +1,98 @@
+"""Retarget Take end to end in Blender: a real AMASS take on the add-on's SMPL-X armature, keyed onto
+MakeHuman's CC0 Mixamo rig (A-pose, rolls randomised: a rig no one here wrote) by the add-on's
+operator; the keys Blender evaluates are the engine retargeter's pose, the rig's profile is
+detected, the ARKit weights reach shape keys named in another convention, bad choices are one line."""
+from __future__ import annotations
+
+import importlib
+
+import bpy
+import numpy as np
+import pytest
+
+from conftest import MODULE
+from support.amass import amass_local_rotations
+from support.anny_rigs import BONE_MAPS, a_pose, load_rig, pose_world, random_rolls
+from inference.core import rotations as rot
+from inference.core.layout import ARKIT_NAMES
+
+
+def addon(name: str):
+    return importlib.import_module(f"{MODULE}.{name}")
+
+
+def _target(data, name="Character"):
+    obj = bpy.data.objects.new(name, bpy.data.armatures.new(name))
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for bone, head, tail, roll in zip(data.names, data.heads, data.tails, data.rolls):
+        eb = obj.data.edit_bones.new(bone)
+        eb.head, eb.tail, eb.roll = head, tail, roll
+    for bone, parent in zip(data.names, data.parents):
+        if parent:
+            obj.data.edit_bones[bone].parent = obj.data.edit_bones[parent]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    mesh = bpy.data.objects.new(f"{name}_face", bpy.data.meshes.new(f"{name}_face"))
+    bpy.context.scene.collection.objects.link(mesh)
+    mesh.data.vertices.add(1)
+    mesh.parent = obj
+    mesh.shape_key_add(name="Basis")
+    for key in ("EyeBlink_L", "Jaw_Open", "Mouth_Smile_R"):
+        mesh.shape_key_add(name=key)
+    return obj, mesh
+
+
+def test_retarget_take_keys_the_engines_pose_onto_a_rig_nobody_here_wrote(installed_addon):
+    armature, keys = addon("blender_addon.armature"), addon("blender_addon.keys")
+    source = armature.build_armature(bpy.context)
+    L, trans, _ = amass_local_rotations()
+    take = np.arange(0, 200, 10)
+    quats, trans = rot.to_quat(L[take]), trans[take]
+    arkit = np.random.default_rng(0).uniform(0, 1, (len(take), len(ARKIT_NAMES)))
+    frames = np.arange(1.0, 1.0 + len(take))
+    keys.write_keys(source, frames, quats, trans, armature.rest_heads(source)[0], arkit=arkit)
+    source.animation_data.action.name = "walk"
+
+    data = random_rolls(a_pose(load_rig("mixamo"), BONE_MAPS["mixamo"]), seed=7)
+    target, mesh = _target(data)
+    props = bpy.context.scene.smplx_mocap
+    props.target, props.retarget_target = source, target
+    assert bpy.ops.mocap.retarget_take() == {"FINISHED"}
+    assert target.animation_data.action.name == "walk → Character"
+
+    # the keys Blender evaluates are the retargeter's pose of the same motion
+    glue, retarget = addon("blender_addon.retarget"), addon("inference.retarget.retarget")
+    found = addon("inference.retarget.profiles").detect(list(data.names), list(data.parents))
+    assert found.profile == "mixamo"
+    rig = glue.target_rig(target)
+    got = keys.read_keys(source)
+    out = retarget.retarget(got["quats"], got["trans"], armature.rest_heads(source), rig, found.bone_map)
+    expected = pose_world(rig, out.rotations, out.root_location, out.root_bone)
+    pose = [target.pose.bones[n] for n in rig.names]
+    for t in (0, 9, 19):
+        bpy.context.scene.frame_set(int(frames[t]))
+        now = np.array([np.array(p.matrix) for p in pose])
+        assert np.abs(now - expected[t]).max() < 1e-4, t
+
+    # ARKit weights on shape keys named in another convention
+    blocks = mesh.data.shape_keys.key_blocks
+    for key, name in (("EyeBlink_L", "eyeBlinkLeft"), ("Jaw_Open", "jawOpen"), ("Mouth_Smile_R", "mouthSmileRight")):
+        bpy.context.scene.frame_set(10)
+        assert blocks[key].value == pytest.approx(arkit[9, ARKIT_NAMES.index(name)], abs=1e-5)
+
+
+def test_retarget_take_refuses_bad_choices_in_one_line(installed_addon):
+    armature = addon("blender_addon.armature")
+    source = armature.build_armature(bpy.context)
+    target, _ = _target(load_rig("mixamo"))
+    props = bpy.context.scene.smplx_mocap
+    props.target, props.retarget_target = source, target
+    with pytest.raises(RuntimeError) as info:                    # nothing baked yet
+        bpy.ops.mocap.retarget_take()
+    assert "no action" in str(info.value) and len(str(info.value).strip().splitlines()) == 1
+    props.target = target                                        # a character is not an SMPL-X take
+    props.retarget_target = source
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.mocap.retarget_take()
+    assert "not an SMPL-X armature" in str(info.value)
