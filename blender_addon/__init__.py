@@ -18,7 +18,8 @@ import bpy
 from bpy.app.handlers import persistent
 
 # Relative to this package; "..operators" is the sibling package at the extension root.
-MODULES = (".properties", ".preferences", "..operators", ".panel", ".export_panel", ".avatar_panel")
+MODULES = (".properties", ".preferences", "..operators", ".panel", ".export_panel", ".avatar_panel",
+           ".retarget_panel")
 
 _registered: list[ModuleType] = []
 

@@ -6,7 +6,8 @@ not stored in the .blend: the panel reads it from :mod:`.session`.
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
 
 from .classes import register_classes, unregister_classes
 
@@ -24,6 +25,20 @@ DEVICE_ITEMS = (
 
 def _is_armature(_self, obj: bpy.types.Object) -> bool:
     return obj.type == "ARMATURE"
+
+
+def _map_edited(entry, context) -> None:
+    """A row of the map editor changed: store the rows as the character's map (``retarget.store_map``)."""
+    from . import retarget_panel
+    retarget_panel.rows_changed(context)
+
+
+class BoneMapEntry(bpy.types.PropertyGroup):
+    """One row of the map editor: an SMPL-X joint and a bone of the character ('' : unmapped)."""
+
+    joint: StringProperty(name="Joint", description="SMPL-X joint")
+    bone: StringProperty(name="Bone", update=_map_edited,
+                         description="The character's bone that follows this joint (empty: none)")
 
 
 class MocapSettings(bpy.types.PropertyGroup):
@@ -62,11 +77,17 @@ class MocapSettings(bpy.types.PropertyGroup):
     add_camera: BoolProperty(name="Camera from Video", default=True,
                              description="A bake adds a camera that matches the video (field of view, position) with "
                                          "the clip as its background, to check the result against the footage")
+    bone_map: CollectionProperty(type=BoneMapEntry, name="Bone Map",
+                                 description="The map editor's rows (SMPL-X joint → the character's bone)")
+    bone_map_index: IntProperty(name="Row", default=0, min=0)
+    bone_map_owner: StringProperty(name="Map Of", description="The armature the map editor's rows belong to")
+    show_unmapped: BoolProperty(name="Unmapped", default=False,
+                                description="List the character's bones and the SMPL-X joints the map leaves out")
     fov: FloatProperty(name="FOV (deg)", default=60.0, min=10.0, max=170.0, precision=1,
                        description="Horizontal field of view of the camera, in degrees")
 
 
-CLASSES = (MocapSettings,)
+CLASSES = (BoneMapEntry, MocapSettings)
 
 
 def register() -> None:

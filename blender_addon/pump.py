@@ -25,7 +25,7 @@ from ..inference.core import rotations as rot
 from ..inference.core.errors import InputError
 from ..inference.core.layout import PART_BODY
 from ..inference.pipeline.motion import Motion
-from . import armature, cache, keys, scene_setup
+from . import armature, cache, keys, retarget, scene_setup
 from . import session as sess_mod
 from .convert import points_from_blender, times_to_frames
 
@@ -54,6 +54,7 @@ class Recorder:
     rest_pelvis: np.ndarray | None = None    # (3,) Y-up pelvis the records' trans refers to
     body_column: int = field(default_factory=lambda: sess_mod.part_valid_column(PART_BODY))
     parts: tuple[bool, ...] = keys.ALL_PARTS   # (4,) what gets keys, ``part_valid`` order
+    retarget: retarget.LiveRetarget | None = None   # the live link's character, keyed with the armature
 
     def add(self, times: np.ndarray, records: np.ndarray, rest_pelvis: np.ndarray | None = None) -> None:
         if rest_pelvis is not None:
@@ -84,6 +85,8 @@ class Recorder:
         pelvis = self.rest_pelvis if self.rest_pelvis is not None else rest_pelvis(obj)
         keys.write_keys(obj, frames, a["quat"], a["trans"], pelvis, a["expression"], a["arkit"], mesh_obj=mesh,
                         parts=self.parts)
+        if self.retarget is not None:
+            self.retarget.record(frames, a["quat"], a["trans"], a["arkit"], self.parts)
         self.keyed += len(times)
         return len(times)
 
@@ -98,6 +101,7 @@ class Live:
     frames_applied: int = 0
     parts: tuple[bool, ...] = keys.ALL_PARTS   # (4,) what is posed and recorded, ``part_valid`` order
     fitted: bool = False        # the armature was re-proportioned to the subject the worker measured
+    retarget: retarget.LiveRetarget | None = None   # the panel's "Retarget To" character, posed too
 
 
 @dataclass
@@ -141,7 +145,9 @@ def tick(scene: bpy.types.Scene | None = None) -> dict:
     st = lv.session.poll()
     obj = bpy.data.objects.get(lv.obj_name)
     applied = keyed = 0
+    lv.retarget = retarget.sync_live(lv.retarget, scene, lv.obj_name, lv.session.ring.rest_joints)
     if lv.recorder is not None:
+        lv.recorder.retarget = lv.retarget
         ids, times, records = lv.session.read_new()
         lv.recorder.add(times, records, lv.session.rest_pelvis())
         latest = records[-1] if len(records) else None
@@ -156,6 +162,8 @@ def tick(scene: bpy.types.Scene | None = None) -> dict:
         a = sess_mod.records_to_arrays(latest[None])
         keys.apply_pose(obj, a["quat"][0], a["trans"][0], lv.session.rest_pelvis(), a["expression"][0],
                         a["arkit"][0], parts=lv.parts)
+        if lv.retarget is not None:
+            lv.retarget.pose(a["quat"][0], a["trans"][0], a["arkit"][0], lv.parts)
         lv.frames_applied += 1
         applied = 1
     if lv.session.finished:

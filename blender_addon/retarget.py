@@ -8,19 +8,27 @@ is the engine's (``retarget.retarget``), so a T-pose, an A-pose or other bone ro
 """
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import bpy
 import numpy as np
 
-from ..inference.core.layout import ARKIT_NAMES
+from ..inference.core.errors import MocapError
+from ..inference.core.layout import ARKIT_NAMES, PART_BODY, PART_FACE
+from ..inference.core.skeleton import DEFAULT_REST, JOINT_PART
 from ..inference.retarget.face_names import match_shape_keys
-from ..inference.retarget.profiles import Detection, ProfileError, detect
-from ..inference.retarget.retarget import retarget
+from ..inference.retarget.plan import RetargetPlan, build_plan
+from ..inference.retarget.profiles import Detection, ProfileError, detect, user_map, validate_map
+from ..inference.retarget.retarget import Retargeted, apply_plan, retarget
 from ..inference.retarget.rig import TargetRig
 from . import keys
 from .armature import rest_heads
 from .convert import to_blender_wxyz
 
 GROUP = "Retarget"
+#: Custom property of a target armature: the user's bone map (JSON), used instead of detection.
+MAP_PROP = "mocap_bone_map"
 
 
 class RetargetError(ValueError):
@@ -39,9 +47,11 @@ def target_rig(obj: bpy.types.Object) -> TargetRig:
     return TargetRig(names, parents, rest, np.array([b.length for b in bones], np.float64))
 
 
-def retarget_take(source: bpy.types.Object, target: bpy.types.Object, in_place: bool = False) -> Detection:
+def retarget_take(source: bpy.types.Object, target: bpy.types.Object, in_place: bool = False,
+                  bone_map: dict[str, list[str]] | None = None) -> Detection:
     """Key ``source``'s take (an SMPL-X armature's action) onto ``target`` as a new action; returns
-    the rig detection (profile, unmapped bones). Raises :class:`RetargetError` on one line."""
+    the rig detection (profile, unmapped bones). bone_map: the user's map (SMPL-X joint → bones)
+    instead of the detected profile's. Raises :class:`RetargetError` on one line."""
     if target is None or target.type != "ARMATURE" or target == source:
         raise RetargetError("choose another armature (your character) as the retarget target")
     try:
@@ -56,7 +66,8 @@ def retarget_take(source: bpy.types.Object, target: bpy.types.Object, in_place: 
         raise RetargetError(f"'{source.name}''s action has no keys: bake a video first")
     bones = target.data.bones
     try:
-        found = detect([b.name for b in bones], [b.parent.name if b.parent else None for b in bones])
+        names, parents = [b.name for b in bones], [b.parent.name if b.parent else None for b in bones]
+        found = detect(names, parents) if bone_map is None else user_map(bone_map, names)
     except ProfileError as exc:
         raise RetargetError(str(exc)) from None
     if not found.bone_map:
@@ -82,7 +93,11 @@ def _write(target: bpy.types.Object, frames: np.ndarray, out, take: str) -> None
 
 
 def _write_face(target: bpy.types.Object, frames: np.ndarray, arkit: np.ndarray) -> None:
-    """The ARKit weights onto the shape keys of the target's meshes whose names match (any convention)."""
+    """The ARKit weights onto the target's own ARKit custom properties when it has them (the avatar's
+    shape-key drivers read those) and onto the shape keys of its meshes whose names match (any convention)."""
+    for i, name in enumerate(ARKIT_NAMES):
+        if name in target.keys() and np.isfinite(arkit[:, i]).all():
+            keys.write_channel(target, f'["{name}"]', 0, frames, arkit[:, i], "ARKit")
     for child in target.children:
         shape_keys = child.data.shape_keys if child.type == "MESH" else None
         if shape_keys is None:
@@ -92,3 +107,205 @@ def _write_face(target: bpy.types.Object, frames: np.ndarray, arkit: np.ndarray)
             key = match.mapping.get(name)
             if key and np.isfinite(arkit[:, i]).all():
                 keys.write_channel(shape_keys, f'key_blocks["{key}"].value', 0, frames, arkit[:, i], "ARKit")
+
+
+# ---------------------------------------------------------------------------- the user's map
+def _bones(obj: bpy.types.Object) -> tuple[list[str], list[str | None]]:
+    bones = obj.data.bones
+    return [b.name for b in bones], [b.parent.name if b.parent else None for b in bones]
+
+
+def stored_info(obj: bpy.types.Object | None) -> dict:
+    """What :func:`store_map` wrote on ``obj`` (profile, score, edited, bones), unchecked; {} when none
+    or unreadable (for the panel, which must always draw)."""
+    text = obj.get(MAP_PROP) if obj is not None else None
+    try:
+        doc = json.loads(str(text)) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def stored_map(obj: bpy.types.Object) -> dict[str, list[str]] | None:
+    """The bone map stored on the armature (:data:`MAP_PROP`), checked against its bones; None when
+    there is none. Raises :class:`RetargetError` on one line."""
+    text = obj.get(MAP_PROP)
+    if not text:
+        return None
+    try:
+        doc = json.loads(str(text))
+        data = doc.get("bones", doc) if isinstance(doc, dict) else doc
+        return validate_map(data, _bones(obj)[0], where=f"'{obj.name}''s bone map")
+    except json.JSONDecodeError as exc:
+        raise RetargetError(f"'{obj.name}''s stored bone map is not JSON ({exc.msg}): detect the map again") from None
+    except ProfileError as exc:
+        raise RetargetError(f"{exc}: fix that entry or detect the map again") from None
+
+
+def store_map(obj: bpy.types.Object, bone_map: dict, profile: str | None = None, score: float | None = None,
+              edited: bool = False) -> dict[str, list[str]]:
+    """Store ``bone_map`` (SMPL-X joint → bones) on the armature as JSON; returns it checked.
+    Raises :class:`RetargetError` when it names a bone the armature lacks."""
+    try:
+        clean = validate_map(bone_map, _bones(obj)[0], where=f"bone map for '{obj.name}'")
+    except ProfileError as exc:
+        raise RetargetError(str(exc)) from None
+    obj[MAP_PROP] = json.dumps({"profile": profile, "score": score, "edited": edited, "bones": clean})
+    return clean
+
+
+def rig_detection(target: bpy.types.Object) -> Detection:
+    """The map a retarget onto ``target`` uses: the user's stored map when there is one, else the
+    detected profile's (unmapped bones and joints listed either way). Raises :class:`RetargetError`."""
+    names, parents = _bones(target)
+    bone_map = stored_map(target)
+    try:
+        return detect(names, parents) if bone_map is None else user_map(bone_map, names)
+    except ProfileError as exc:
+        raise RetargetError(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------- live link
+@dataclass
+class LiveRetarget:
+    """The live link's retarget onto one character: the plan is built once per session (again only
+    when the subject's rest is measured, or the target or its stored map changes: ``built_for``).
+    ``error`` (one line) when it cannot be built; then nothing is posed.
+
+    names (B,) the target's bones; pose_index (M,) pose-bone index of each plan bone; joint_part
+    (M,) the capture part of the SMPL-X joint each follows; arkit_props (52 at most) ARKit index →
+    the armature's own custom property; arkit_keys (mesh object, shape key, ARKit index) of its
+    child meshes; previous / keyed (B, 4) x, y, z, w the last posed / keyed rotations (sign continuity).
+    """
+    target_name: str
+    built_for: tuple
+    plan: RetargetPlan | None = None
+    detection: Detection | None = None
+    names: tuple[str, ...] = ()
+    pose_index: np.ndarray | None = None
+    joint_part: np.ndarray | None = None
+    arkit_props: tuple[tuple[int, str], ...] = ()
+    arkit_keys: tuple[tuple[str, str, int], ...] = ()
+    error: str = ""
+    previous: np.ndarray | None = None
+    keyed: np.ndarray | None = None
+
+    @property
+    def root_name(self) -> str:
+        return self.names[int(self.plan.bones[self.plan.root])]
+
+    def solve(self, quats: np.ndarray, trans: np.ndarray, hemisphere: np.ndarray | None) -> Retargeted:
+        """The target's pose for SMPL-X quats (T, 55, 4) x, y, z, w and trans (T, 3)."""
+        return apply_plan(self.plan, quats, trans, hemisphere=hemisphere)
+
+    def pose(self, quats: np.ndarray, trans: np.ndarray, arkit: np.ndarray | None,
+             parts: tuple[bool, ...]) -> bool:
+        """Pose the target now with one frame: quats (55, 4), trans (3,), arkit (52,); parts (4,)
+        bool: what is posed. Returns False when there is nothing to pose."""
+        target = bpy.data.objects.get(self.target_name)
+        if self.plan is None or target is None:
+            return False
+        out = self.solve(np.asarray(quats)[None], np.asarray(trans)[None], self.previous)
+        self.previous = out.rotations[0]
+        on = np.asarray(parts, bool)[self.joint_part]
+        pbones = target.pose.bones
+        flat = np.empty(len(pbones) * 4, np.float32)
+        pbones.foreach_get("rotation_quaternion", flat)         # unmapped bones keep theirs
+        flat = flat.reshape(-1, 4)
+        flat[self.pose_index[on]] = to_blender_wxyz(out.rotations[0, self.plan.bones[on]])
+        pbones.foreach_set("rotation_quaternion", flat.ravel())
+        if parts[PART_BODY]:
+            pbones[self.root_name].location = out.root_location[0]
+        if arkit is not None and parts[PART_FACE]:
+            self._face(target, np.asarray(arkit, np.float64))
+        target.update_tag(refresh={"OBJECT", "DATA"})
+        return True
+
+    def _face(self, target: bpy.types.Object, arkit: np.ndarray) -> None:
+        for i, name in self.arkit_props:
+            if np.isfinite(arkit[i]):
+                target[name] = float(arkit[i])
+        for mesh_name, key, i in self.arkit_keys:
+            mesh = bpy.data.objects.get(mesh_name)
+            block = mesh.data.shape_keys.key_blocks.get(key) if mesh is not None and mesh.data.shape_keys else None
+            if block is not None and np.isfinite(arkit[i]):
+                block.value = float(arkit[i])
+
+    def record(self, frames: np.ndarray, quats: np.ndarray, trans: np.ndarray, arkit: np.ndarray | None,
+               parts: tuple[bool, ...]) -> int:
+        """Key frames (T,) of SMPL-X quats (T, 55, 4), trans (T, 3), arkit (T, 52) onto the target's
+        current action in bulk (as the SMPL-X recorder does). Returns the frames keyed."""
+        target = bpy.data.objects.get(self.target_name)
+        if self.plan is None or target is None or not len(frames):
+            return 0
+        out = self.solve(quats, trans, self.keyed if self.keyed is not None else self.previous)
+        self.keyed = out.rotations[-1]
+        wxyz = to_blender_wxyz(out.rotations)                                  # (T, B, 4) w first
+        on = np.asarray(parts, bool)[self.joint_part]
+        for b in self.plan.bones[on]:
+            path = f'pose.bones["{self.names[b]}"].rotation_quaternion'
+            for k in range(4):
+                keys.write_channel(target, path, k, frames, wxyz[:, b, k], GROUP)
+        if parts[PART_BODY]:
+            for k in range(3):
+                keys.write_channel(target, f'pose.bones["{self.root_name}"].location', k, frames,
+                                   out.root_location[:, k], GROUP)
+        if arkit is not None and parts[PART_FACE]:
+            _write_face(target, frames, np.asarray(arkit, np.float64))
+        return len(frames)
+
+
+def build_live(target: bpy.types.Object, rest_joints: np.ndarray | None, built_for: tuple = ()) -> LiveRetarget:
+    """The live retarget onto ``target`` for the SMPL-X rest joints (55, 3) Y up (None: the default
+    skeleton's, as the worker streams before it has measured the subject)."""
+    try:
+        if target.type != "ARMATURE":
+            raise RetargetError(f"'{target.name}' is not an armature: choose your character's armature")
+        if target.library is not None:
+            raise RetargetError(f"'{target.name}' is linked from a library: make it local or a library override")
+        found = rig_detection(target)
+        if not found.bone_map:
+            raise RetargetError(f"no bone of '{target.name}' could be matched to the body: {found.summary()}")
+        rig = target_rig(target)
+        plan = build_plan(DEFAULT_REST if rest_joints is None else rest_joints, rig, found.bone_map)
+    except (RetargetError, MocapError) as exc:
+        return LiveRetarget(target.name, built_for, error=str(exc).splitlines()[0])
+    pbones = target.pose.bones
+    slot = {pb.name: i for i, pb in enumerate(pbones)}
+    for b in plan.bones:
+        pbones[rig.names[b]].rotation_mode = "QUATERNION"
+    face_keys = []
+    for child in target.children:
+        shape_keys = child.data.shape_keys if child.type == "MESH" else None
+        if shape_keys is not None:
+            match = match_shape_keys([kb.name for kb in shape_keys.key_blocks])
+            face_keys += [(child.name, key, ARKIT_NAMES.index(name)) for name, key in match.mapping.items()]
+    return LiveRetarget(
+        target.name, built_for, plan, found, rig.names,
+        pose_index=np.array([slot[rig.names[b]] for b in plan.bones], np.int64),
+        joint_part=JOINT_PART[plan.delta_joint],
+        arkit_props=tuple((i, n) for i, n in enumerate(ARKIT_NAMES) if n in target.keys()),
+        arkit_keys=tuple(face_keys))
+
+
+def sync_live(current: LiveRetarget | None, scene: bpy.types.Scene, source_name: str,
+              rest_joints: np.ndarray | None) -> LiveRetarget | None:
+    """The live retarget for the scene's "Retarget To" armature (None when none is chosen): the
+    current one while it is still for the same target, rest and stored map, else a new one (that
+    keeps the sign continuity of the old one on the same target)."""
+    props = getattr(scene, "smplx_mocap", None)
+    target = props.retarget_target if props is not None else None
+    if target is None:
+        return None
+    built_for = (target.name, rest_joints is not None, str(target.get(MAP_PROP, "")))
+    if current is not None and current.built_for == built_for:
+        return current
+    if target.name == source_name:
+        return LiveRetarget(target.name, built_for, error="the live link drives this armature already: choose "
+                                                          "your character as Retarget To")
+    made = build_live(target, rest_joints, built_for)
+    if current is not None and current.target_name == target.name and current.plan is not None \
+            and made.plan is not None and current.plan.num_bones == made.plan.num_bones:
+        made.previous, made.keyed = current.previous, current.keyed
+    return made
+

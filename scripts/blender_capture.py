@@ -6,6 +6,14 @@ person, ARKit and expression channels). Run with a Python that has bpy (``script
 
     .venv-blender/bin/python scripts/blender_capture.py INPUT --out OUT.blend [--model SMPLX.npz]
         [--python WORKER_PYTHON] [--smoothing 0.5] [--fov 60] [--max-frames N]
+        [--target RIG.blend|RIG.fbx|RIG.bvh [--map MAP.json] [--in-place]]
+
+With ``--target`` the character (a .blend holding one armature, appended with its meshes; or
+Blender's own FBX / BVH importer) is loaded first and checked (one humanoid armature, the map's bones
+exist), then the take is retargeted onto it with the detected rig profile or ``--map`` (the add-on's
+Retarget Take): the armature keeps its name and carries the action ``<take> → <name>`` (and the ARKit
+weights on its ARKit properties or matching shape keys). The profile and the unmapped bones are
+printed, one line each, before the .blend's path.
 
 The worker runs in the engine's Python (``--python``, default ``.venv/bin/python`` made by
 ``scripts/demo.sh`` / ``scripts/test.sh``). Blender's user folders are a temporary folder, so nothing
@@ -16,6 +24,7 @@ line on stderr, exit code 2, no .blend written.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
@@ -25,10 +34,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ADDON_ID = "smplx_mocap"
 MODULE = f"bl_ext.user_default.{ADDON_ID}"
+TARGET_SUFFIXES = (".blend", ".fbx", ".bvh")
 
 
 class CaptureError(RuntimeError):
     """One line for stderr."""
+
+
+def addon(name: str):
+    """A module of the enabled add-on (``blender_addon.retarget``, ``inference.retarget.profiles``)."""
+    return importlib.import_module(f"{MODULE}.{name}")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -41,6 +56,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smoothing", type=float, default=0.5)
     p.add_argument("--fov", type=float, default=60.0)
     p.add_argument("--max-frames", type=int, default=0)
+    p.add_argument("--target", default="", help="your character: a .blend with one armature, an .fbx or a .bvh")
+    p.add_argument("--map", default="", help="a bone-map preset (JSON) instead of the detected rig profile")
+    p.add_argument("--in-place", action="store_true", help="drop the travel over the floor")
     return p.parse_args(argv)
 
 
@@ -57,12 +75,143 @@ def check(args: argparse.Namespace) -> tuple[Path, Path]:
                            "(it makes .venv) or point --python at a Python with requirements-worker.txt")
     if args.model and not os.path.isfile(args.model):
         raise CaptureError(f"--model: '{args.model}' does not exist")
+    if args.map and not args.target:
+        raise CaptureError("--map needs --target (the character the map is for)")
+    for flag, path in (("--target", args.target), ("--map", args.map)):
+        if path and not os.path.isfile(path):
+            raise CaptureError(f"{flag}: '{path}' does not exist")
+    if args.target and Path(args.target).suffix.lower() not in TARGET_SUFFIXES:
+        raise CaptureError(f"--target: '{args.target}' is not a .blend, .fbx or .bvh file")
     return src, out
+
+
+def _imported(do) -> list:
+    """Objects that ``do()`` added to the file."""
+    import bpy
+    before = set(bpy.data.objects)
+    do()
+    return [o for o in bpy.data.objects if o not in before]
+
+
+def _append_blend(path: Path) -> list:
+    """Every object of a .blend appended (not linked) into the current file, none in the scene yet."""
+    import bpy
+    with bpy.data.libraries.load(str(path), link=False) as (src, dst):
+        dst.objects = list(src.objects)
+    return [o for o in dst.objects if o is not None]
+
+
+def _family(arm, objects: list) -> list:
+    """``arm`` and the objects that belong to it: its descendants and meshes it deforms."""
+    def belongs(o) -> bool:
+        p = o.parent
+        while p is not None:
+            if p == arm:
+                return True
+            p = p.parent
+        return any(m.type == "ARMATURE" and m.object == arm for m in getattr(o, "modifiers", ()))
+    return [arm] + [o for o in objects if o != arm and belongs(o)]
+
+
+def _problem(arms: list) -> str:
+    """Why these imported armatures cannot be the target ("" when one usable armature)."""
+    if not arms:
+        return "holds no armature"
+    if len(arms) > 1:
+        return f"holds {len(arms)} armatures ({', '.join(sorted(a.name for a in arms))}): keep one per file"
+    arm = arms[0]
+    lib = arm.library or arm.data.library
+    if lib is not None:
+        return f"armature '{arm.name}' is linked from library '{lib.filepath}': make it local in its file first"
+    if not len(arm.data.bones):
+        return f"armature '{arm.name}' has no bones (no rest pose)"
+    return ""
+
+
+def _remove(objects: list) -> None:
+    import bpy
+    for o in objects:
+        bpy.data.objects.remove(o)
+
+
+def _bvh_is_z_up(arm) -> bool:
+    """Whether a BVH read as Y-up (the format's convention) stands on its back, i.e. the file is
+    Z-up (Blender's own BVH exporter writes armature space as is): the hips → head direction."""
+    import numpy as np
+    bones = arm.data.bones
+    found = addon("inference.retarget.profiles").detect(
+        [b.name for b in bones], [b.parent.name if b.parent else None for b in bones])
+    hips, head = ((found.bone_map.get(j) or [None])[0] for j in ("pelvis", "head"))
+    if hips is None or head is None:
+        return False
+    heads = {b.name: np.array(b.head_local) for b in bones}
+    up = np.asarray(arm.matrix_world)[:3, :3] @ (heads[head] - heads[hips])
+    return int(np.argmax(np.abs(up))) != 2
+
+
+def _read_bvh(path: Path) -> list:
+    import bpy
+    objects = _imported(lambda: bpy.ops.import_anim.bvh(filepath=str(path)))
+    arms = [o for o in objects if o.type == "ARMATURE"]
+    if len(arms) == 1 and len(arms[0].data.bones) and _bvh_is_z_up(arms[0]):
+        action = arms[0].animation_data.action if arms[0].animation_data else None
+        _remove(objects)
+        if action is not None:
+            bpy.data.actions.remove(action)
+        objects = _imported(lambda: bpy.ops.import_anim.bvh(filepath=str(path), axis_up="Z", axis_forward="Y"))
+    return objects
+
+
+def load_target(path: Path):
+    """The character's armature in the scene (its name kept); raises :class:`CaptureError` on one line
+    and leaves nothing behind when the file does not hold exactly one usable armature."""
+    import bpy
+    scene = bpy.context.scene
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".blend":
+            objects = _append_blend(path)
+        elif suffix == ".fbx":
+            objects = _imported(lambda: bpy.ops.import_scene.fbx(filepath=str(path)))
+        else:
+            objects = _read_bvh(path)
+    except (RuntimeError, OSError) as exc:
+        raise CaptureError(f"--target: Blender could not read '{path.name}': {str(exc).strip().splitlines()[-1]}") from None
+    arms = [o for o in objects if o.type == "ARMATURE"]
+    problem = _problem(arms)
+    if problem:
+        _remove(objects)
+        raise CaptureError(f"--target: '{path.name}' {problem}")
+    arm = arms[0]
+    keep = _family(arm, objects)
+    _remove([o for o in objects if o not in keep])
+    for o in keep:
+        if not o.users_collection:
+            scene.collection.objects.link(o)
+    return arm
+
+
+def target_map(arm, map_path: str):
+    """The detection (profile or the user's map) for ``arm``, checked before the long bake: a map
+    naming missing bones or a rig nothing humanoid matches is one line."""
+    profiles = addon("inference.retarget.profiles")
+    bones = arm.data.bones
+    names, parents = [b.name for b in bones], [b.parent.name if b.parent else None for b in bones]
+    try:
+        bone_map = profiles.load_map(map_path, names) if map_path else None
+        found = profiles.user_map(bone_map, names) if bone_map else profiles.detect(names, parents)
+    except profiles.ProfileError as exc:
+        raise CaptureError(f"--{'map' if map_path else 'target'}: {exc}") from None
+    if not found.bone_map.get("pelvis"):
+        raise CaptureError(f"--target: '{arm.name}' is not a humanoid (no hips bone found): {found.summary()}; "
+                           "give --map MAP.json")
+    return bone_map, found
 
 
 def capture(args: argparse.Namespace, src: Path, out: Path, user_dir: Path) -> Path:
     os.environ["BLENDER_USER_RESOURCES"] = str(user_dir)
     import bpy  # after the user folders are redirected
+    import addon_utils
 
     sys.path.insert(0, str(ROOT / "scripts"))
     import build_extension
@@ -74,6 +223,11 @@ def capture(args: argparse.Namespace, src: Path, out: Path, user_dir: Path) -> P
         bpy.ops.preferences.addon_enable(module=MODULE)
     try:
         bpy.ops.wm.read_homefile(use_empty=True)
+        if args.target:
+            for module in ("io_scene_fbx", "io_anim_bvh"):              # Blender's own importers
+                addon_utils.enable(module, default_set=False)
+            rig = load_target(Path(args.target).resolve())
+            bone_map, _ = target_map(rig, args.map)
         prefs = bpy.context.preferences.addons[MODULE].preferences
         prefs.python_path = str(Path(args.python).absolute())
         prefs.model_path = str(Path(args.model).resolve()) if args.model else ""
@@ -86,6 +240,16 @@ def capture(args: argparse.Namespace, src: Path, out: Path, user_dir: Path) -> P
         except RuntimeError as exc:       # the operator's ERROR report
             raise CaptureError(str(exc).strip().splitlines()[-1].removeprefix("Error: ")) from None
         obj = props.target
+        if args.target:
+            retarget = addon("blender_addon.retarget")
+            try:
+                found = retarget.retarget_take(obj, rig, in_place=args.in_place, bone_map=bone_map)
+            except retarget.RetargetError as exc:
+                raise CaptureError(f"--target: {exc}") from None
+            print("profile: " + (found.summary().removeprefix("rig profile ") if found.profile else
+                                 f"none — {found.summary()}"))
+            unmapped = found.unmapped_target_bones
+            print(f"unmapped bones ({len(unmapped)}): {', '.join(unmapped) if unmapped else 'none'}")
         motion = Path(obj["smplx_mocap_motion"])
         base = out.with_suffix("")
         for src_file, suffix in ((motion, ".smplx.npz"), (Path(obj["smplx_mocap_detections"]), ".detections.npz")):

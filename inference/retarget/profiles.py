@@ -46,6 +46,8 @@ DEFAULT_PREFIX_ORDER = ("", "DEF", "ORG")
 HELPER_WORDS = ("twist", "share", "roll", "helper", "corrective", "ik", "pole", "target", "end", "tip",
                 "nub", "null", "mch", "adj", "sec")
 MAP_FORMAT = "smplx-mocap bone map"
+#: The profile name a detection carries when the user's own map was applied.
+USER_MAP = "your map"
 #: The centre chain, whose bone count tells rig families apart (UE4's 3-bone spine, UE5's 5).
 TORSO_JOINTS = ("pelvis", "spine1", "spine2", "spine3", "neck", "head")
 #: Score lost per unknown torso bone, as a share of all mapped bones.
@@ -396,6 +398,13 @@ def apply_profile(profile: str | Profile, bone_names: Sequence[str], parent_name
     unmapped_bones, unmapped_joints = _unmapped(bone_map, rig)
     return Detection(prof.name, score, bone_map, unmapped_bones, unmapped_joints, [(prof.name, round(score, 4))])
 
+
+def user_map(bone_map: Mapping, bone_names: Sequence[str]) -> Detection:
+    """The user's own map (a loaded preset) on a rig, checked against its bones; ``profile`` is
+    :data:`USER_MAP`. Raises :class:`ProfileError` when it names a bone the rig does not have."""
+    clean = validate_map(bone_map, bone_names)
+    unmapped_bones, unmapped_joints = _unmapped(clean, _rig(bone_names, [None] * len(bone_names)))
+    return Detection(USER_MAP, 1.0, clean, unmapped_bones, unmapped_joints, [(USER_MAP, 1.0)])
 
 # --- guessing a map from structure ---------------------------------------------------------------
 _ROLE_WORDS = (   # role → words of a bone's core (first match wins, most specific first)

@@ -127,6 +127,6 @@ def apply_plan(plan: RetargetPlan, quats: np.ndarray, trans: np.ndarray, in_plac
     Q = rot.cm_mul(rot.cm_mul(plan.left[:, None], rot.cm_conj(E_m)), rot.cm_mul(E, plan.right[:, None]))
     Q = _continuous(Q, None if hemisphere is None else np.asarray(hemisphere)[plan.bones])
     rotations = np.broadcast_to(_IDENTITY, (q.shape[1], plan.num_bones, 4)).copy()
-    rotations[:, plan.bones] = np.moveaxis(Q, 0, -1)
+    rotations[:, plan.bones] = rot.quat_normalize(np.moveaxis(Q, 0, -1))   # products drift ~1e-5 off unit length
     location = _root_location(plan, E, pos, trans, in_place)
     return Retargeted(rotations, location, plan.mapped, int(plan.bones[plan.root]))
