@@ -4,16 +4,12 @@ from __future__ import annotations
 import bpy
 
 from .classes import register_classes, unregister_classes
+from .panel import MocapSubPanel
 
 
-class MOCAP_PT_avatar(bpy.types.Panel):
+class MOCAP_PT_avatar(MocapSubPanel, bpy.types.Panel):
     bl_idname = "MOCAP_PT_avatar"
     bl_label = "Avatar"
-    bl_parent_id = "MOCAP_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         col = self.layout.column()

@@ -6,7 +6,7 @@ import bpy
 
 from .classes import register_classes, unregister_classes
 from .export import chosen_armature
-from .panel import _draw_action
+from .panel import MocapSubPanel, _draw_action
 
 # (operator idname, RNA class name, button text, icon)
 EXPORTS = (
@@ -18,18 +18,9 @@ NPZ_EXPORT = ("mocap.export_npz", "MOCAP_OT_export_npz", "Motion npz", "EXPORT")
 NPZ_IMPORT = ("mocap.import_npz", "MOCAP_OT_import_npz", "Import Motion npz", "IMPORT")
 
 
-class MOCAP_PT_export(bpy.types.Panel):
+class MOCAP_PT_export(MocapSubPanel, bpy.types.Panel):
     bl_idname = "MOCAP_PT_export"
     bl_label = "Export"
-    bl_parent_id = "MOCAP_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    @classmethod
-    def poll(cls, context):
-        return context.scene is not None and hasattr(context.scene, "smplx_mocap")
 
     def draw(self, context):
         layout = self.layout

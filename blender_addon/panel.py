@@ -59,9 +59,9 @@ def _draw_take(layout, obj) -> None:
     layout.label(text=f"Files: {motion.rpartition('/')[0] or motion}", icon="FILE_FOLDER")
 
 
-class MOCAP_PT_main(bpy.types.Panel):
-    bl_idname = "MOCAP_PT_main"
-    bl_label = "SMPL-X Mocap"
+class MocapPanel:
+    """Where the add-on's panels live (the 3D View sidebar's Mocap tab) and when they draw."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Mocap"
@@ -69,6 +69,18 @@ class MOCAP_PT_main(bpy.types.Panel):
     @classmethod
     def poll(cls, context):
         return context.scene is not None and hasattr(context.scene, "smplx_mocap")
+
+
+class MocapSubPanel(MocapPanel):
+    """A closed-by-default sub-panel of the Mocap tab (Export, Avatar, Retarget Map)."""
+
+    bl_parent_id = "MOCAP_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+
+class MOCAP_PT_main(MocapPanel, bpy.types.Panel):
+    bl_idname = "MOCAP_PT_main"
+    bl_label = "SMPL-X Mocap"
 
     def draw(self, context):
         layout = self.layout

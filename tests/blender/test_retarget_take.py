@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 import pytest
 
-from conftest import MODULE
+from conftest import MODULE, armature_from_rig
 from support.amass import amass_local_rotations
 from support.anny_rigs import BONE_MAPS, a_pose, load_rig, pose_world, random_rolls
 from inference.core import rotations as rot
@@ -22,17 +22,7 @@ def addon(name: str):
 
 
 def _target(data, name="Character"):
-    obj = bpy.data.objects.new(name, bpy.data.armatures.new(name))
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for bone, head, tail, roll in zip(data.names, data.heads, data.tails, data.rolls):
-        eb = obj.data.edit_bones.new(bone)
-        eb.head, eb.tail, eb.roll = head, tail, roll
-    for bone, parent in zip(data.names, data.parents):
-        if parent:
-            obj.data.edit_bones[bone].parent = obj.data.edit_bones[parent]
-    bpy.ops.object.mode_set(mode="OBJECT")
+    obj = armature_from_rig(data, name)
     mesh = bpy.data.objects.new(f"{name}_face", bpy.data.meshes.new(f"{name}_face"))
     bpy.context.scene.collection.objects.link(mesh)
     mesh.data.vertices.add(1)
