@@ -132,6 +132,7 @@ class MOCAP_PT_main(MocapPanel, bpy.types.Panel):
             _draw_action(row, *action)
         row = layout.row(align=True)
         row.prop(props, "retarget_target", text="")
+        row.prop(props, "retarget_in_place", text="", icon="PINNED")
         _draw_action(row, "mocap.retarget_take", "MOCAP_OT_retarget_take", "Retarget Take", "ARMATURE_DATA")
         layout.operator("mocap.setup_runtime", icon="CONSOLE")
         _draw_action(layout, "mocap.clear_cache", "MOCAP_OT_clear_cache", "Clear Bake Cache", "TRASH")

@@ -62,6 +62,9 @@ class MocapSettings(bpy.types.PropertyGroup):
                             description="Armature to drive (empty: a new SMPL-X armature is created)")
     retarget_target: PointerProperty(name="Retarget To", type=bpy.types.Object, poll=_is_armature,
                                      description="Your character's armature: Retarget Take keys the baked take onto it")
+    retarget_in_place: BoolProperty(name="In Place", default=False,
+                                    description="Your character keeps its spot: the travel over the floor is dropped "
+                                                "(Retarget Take and the live link)")
     root_bone: BoolProperty(name="Root Bone", default=False,
                             description="A new SMPL-X armature gets a 'root' bone on the floor that carries the "
                                         "motion over the floor (the pelvis keeps its height), as game engines expect")

@@ -16,19 +16,29 @@ import numpy as np
 
 from ..inference.core.errors import MocapError
 from ..inference.core.layout import ARKIT_NAMES, PART_BODY, PART_FACE
+from ..inference.core.records import DEFAULT_FPS
 from ..inference.core.skeleton import DEFAULT_REST, JOINT_PART
 from ..inference.retarget.face_names import match_shape_keys
 from ..inference.retarget.plan import RetargetPlan, build_plan
+from ..inference.retarget.planting import RootTrack
 from ..inference.retarget.profiles import Detection, ProfileError, detect, user_map, validate_map
 from ..inference.retarget.retarget import Retargeted, apply_plan, retarget
-from ..inference.retarget.rig import TargetRig
+from ..inference.retarget.rig import TargetRig, followed_parents
 from . import keys
 from .armature import rest_heads
 from .convert import to_blender_wxyz
+from .scene_setup import scene_fps
 
 GROUP = "Retarget"
 #: Custom property of a target armature: the user's bone map (JSON), used instead of detection.
 MAP_PROP = "mocap_bone_map"
+#: A generated Rigify rig's switches (custom properties of its pose bones) and the values under which
+#: its controls form a plain FK hierarchy: the limbs follow their FK controls (``IK_FK`` 1; 0 is
+#: IK), the FK limbs their parents (``FK_limb_follow`` 0), the neck and head their parents
+#: (``neck_follow`` / ``head_follow`` 1; below 1 they keep part of the torso's rotation).
+RIGIFY_FK_SWITCHES = {"IK_FK": 1.0, "FK_limb_follow": 0.0, "neck_follow": 1.0, "head_follow": 1.0}
+#: Constraints that, at full influence in world space, make a bone turn with another bone.
+_FOLLOW_CONSTRAINTS = ("COPY_TRANSFORMS", "COPY_ROTATION")
 
 
 class RetargetError(ValueError):
@@ -36,7 +46,8 @@ class RetargetError(ValueError):
 
 
 def target_rig(obj: bpy.types.Object) -> TargetRig:
-    """The armature's bones as the retargeter sees them (names, parents, rest matrices, lengths)."""
+    """The armature's bones as the retargeter sees them (names, rest matrices, lengths, and as parents
+    the bones they turn with: their parents, or bones their constraints copy, :func:`_follows`)."""
     bones = obj.data.bones
     names = tuple(b.name for b in bones)
     index = {n: i for i, n in enumerate(names)}
@@ -44,7 +55,26 @@ def target_rig(obj: bpy.types.Object) -> TargetRig:
     flat = np.empty(len(bones) * 16, np.float32)
     bones.foreach_get("matrix_local", flat)
     rest = flat.reshape(-1, 4, 4).transpose(0, 2, 1).astype(np.float64)       # foreach_get is column-major
-    return TargetRig(names, parents, rest, np.array([b.length for b in bones], np.float64))
+    return TargetRig(names, followed_parents(parents, rest, _follows(obj, index)), rest,
+                     np.array([b.length for b in bones], np.float64))
+
+
+def _follows(obj: bpy.types.Object, index: dict[str, int]) -> dict[int, int]:
+    """Bone → the bone of the same armature whose world rotation a full-influence constraint copies
+    (the last such constraint of its stack; drivers evaluated, so a Rigify switch counts as set)."""
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    out = {}
+    for pb in evaluated.pose.bones:
+        for c in pb.constraints:
+            if c.type not in _FOLLOW_CONSTRAINTS or c.mute or c.influence < 0.999 or c.target is None \
+                    or c.target.name != obj.name or c.subtarget not in index \
+                    or c.owner_space != "WORLD" or c.target_space != "WORLD" or c.mix_mode != "REPLACE":
+                continue
+            if c.type == "COPY_ROTATION" and not (c.use_x and c.use_y and c.use_z) \
+                    or any(getattr(c, f"invert_{a}", False) for a in "xyz"):
+                continue
+            out[index[pb.name]] = index[c.subtarget]
+    return out
 
 
 def retarget_take(source: bpy.types.Object, target: bpy.types.Object, in_place: bool = False,
@@ -54,6 +84,7 @@ def retarget_take(source: bpy.types.Object, target: bpy.types.Object, in_place: 
     instead of the detected profile's. Raises :class:`RetargetError` on one line."""
     if target is None or target.type != "ARMATURE" or target == source:
         raise RetargetError("choose another armature (your character) as the retarget target")
+    _check_local(target)
     try:
         keys.rig_info(source)
     except keys.RigError:
@@ -72,11 +103,36 @@ def retarget_take(source: bpy.types.Object, target: bpy.types.Object, in_place: 
         raise RetargetError(str(exc)) from None
     if not found.bone_map:
         raise RetargetError(f"no bone of '{target.name}' could be matched to the body: {found.summary()}")
+    switches = fk_switches(target)
     rig = target_rig(target)
-    out = retarget(got["quats"], got["trans"], rest_heads(source), rig, found.bone_map, in_place)
+    out = retarget(got["quats"], got["trans"], rest_heads(source), rig, found.bone_map, in_place,
+                   frame_rate=scene_fps(bpy.context.scene))
     _write(target, got["frames"], out, f"{anim.action.name} → {target.name}")
     _write_face(target, got["frames"], got["arkit"])
+    for path, value in switches:           # keyed too: the take plays in FK whatever the switch says later
+        keys.write_channel(target, path, 0, got["frames"][:1], np.array([value]), GROUP)
     return found
+
+
+def _check_local(target: bpy.types.Object) -> None:
+    """A linked armature cannot take keys: raise :class:`RetargetError` (one line) for one."""
+    if target.library is not None or target.data.library is not None:
+        raise RetargetError(f"'{target.name}' is linked from a library: make it local or a library override")
+
+
+def fk_switches(target: bpy.types.Object) -> list[tuple[str, float]]:
+    """Set a generated Rigify rig's switches (:data:`RIGIFY_FK_SWITCHES`) so its controls form a
+    plain FK hierarchy, as the retarget keys them; returns (data path, value) of each one set."""
+    out = []
+    for pb in target.pose.bones:
+        for prop, value in RIGIFY_FK_SWITCHES.items():
+            if prop in pb.keys():
+                pb[prop] = value
+                out.append((f'pose.bones["{pb.name}"]["{prop}"]', value))
+    if out:                                # their drivers set the constraints' influences
+        target.update_tag()
+        bpy.context.view_layer.update()
+    return out
 
 
 def _write(target: bpy.types.Object, frames: np.ndarray, out, take: str) -> None:
@@ -175,7 +231,9 @@ class LiveRetarget:
     names (B,) the target's bones; pose_index (M,) pose-bone index of each plan bone; joint_part
     (M,) the capture part of the SMPL-X joint each follows; arkit_props (52 at most) ARKit index →
     the armature's own custom property; arkit_keys (mesh object, shape key, ARKit index) of its
-    child meshes; previous / keyed (B, 4) x, y, z, w the last posed / keyed rotations (sign continuity).
+    child meshes; previous / keyed (B, 4) x, y, z, w the last posed / keyed rotations (sign continuity)
+    and track / keyed_track the root paths' last frames (planted feet); in_place and frame_rate
+    from the scene (``built_for``).
     """
     target_name: str
     built_for: tuple
@@ -189,14 +247,20 @@ class LiveRetarget:
     error: str = ""
     previous: np.ndarray | None = None
     keyed: np.ndarray | None = None
+    track: RootTrack | None = None
+    keyed_track: RootTrack | None = None
+    in_place: bool = False
+    frame_rate: float = DEFAULT_FPS
 
     @property
     def root_name(self) -> str:
         return self.names[int(self.plan.bones[self.plan.root])]
 
-    def solve(self, quats: np.ndarray, trans: np.ndarray, hemisphere: np.ndarray | None) -> Retargeted:
-        """The target's pose for SMPL-X quats (T, 55, 4) x, y, z, w and trans (T, 3)."""
-        return apply_plan(self.plan, quats, trans, hemisphere=hemisphere)
+    def solve(self, quats: np.ndarray, trans: np.ndarray, hemisphere: np.ndarray | None,
+              track: RootTrack | None) -> Retargeted:
+        """The target's pose for SMPL-X quats (T, 55, 4) x, y, z, w and trans (T, 3), continuing
+        the rotations ``hemisphere`` (B, 4) and the root path ``track`` of the frame before."""
+        return apply_plan(self.plan, quats, trans, self.in_place, hemisphere, track, self.frame_rate)
 
     def pose(self, quats: np.ndarray, trans: np.ndarray, arkit: np.ndarray | None,
              parts: tuple[bool, ...]) -> bool:
@@ -205,8 +269,8 @@ class LiveRetarget:
         target = bpy.data.objects.get(self.target_name)
         if self.plan is None or target is None:
             return False
-        out = self.solve(np.asarray(quats)[None], np.asarray(trans)[None], self.previous)
-        self.previous = out.rotations[0]
+        out = self.solve(np.asarray(quats)[None], np.asarray(trans)[None], self.previous, self.track)
+        self.previous, self.track = out.rotations[0], out.track
         on = np.asarray(parts, bool)[self.joint_part]
         pbones = target.pose.bones
         flat = np.empty(len(pbones) * 4, np.float32)
@@ -238,8 +302,8 @@ class LiveRetarget:
         target = bpy.data.objects.get(self.target_name)
         if self.plan is None or target is None or not len(frames):
             return 0
-        out = self.solve(quats, trans, self.keyed if self.keyed is not None else self.previous)
-        self.keyed = out.rotations[-1]
+        out = self.solve(quats, trans, self.keyed if self.keyed is not None else self.previous, self.keyed_track)
+        self.keyed, self.keyed_track = out.rotations[-1], out.track
         wxyz = to_blender_wxyz(out.rotations)                                  # (T, B, 4) w first
         on = np.asarray(parts, bool)[self.joint_part]
         for b in self.plan.bones[on]:
@@ -255,17 +319,18 @@ class LiveRetarget:
         return len(frames)
 
 
-def build_live(target: bpy.types.Object, rest_joints: np.ndarray | None, built_for: tuple = ()) -> LiveRetarget:
+def build_live(target: bpy.types.Object, rest_joints: np.ndarray | None, built_for: tuple = (),
+               in_place: bool = False, frame_rate: float = DEFAULT_FPS) -> LiveRetarget:
     """The live retarget onto ``target`` for the SMPL-X rest joints (55, 3) Y up (None: the default
     skeleton's, as the worker streams before it has measured the subject)."""
     try:
         if target.type != "ARMATURE":
             raise RetargetError(f"'{target.name}' is not an armature: choose your character's armature")
-        if target.library is not None:
-            raise RetargetError(f"'{target.name}' is linked from a library: make it local or a library override")
+        _check_local(target)
         found = rig_detection(target)
         if not found.bone_map:
             raise RetargetError(f"no bone of '{target.name}' could be matched to the body: {found.summary()}")
+        fk_switches(target)
         rig = target_rig(target)
         plan = build_plan(DEFAULT_REST if rest_joints is None else rest_joints, rig, found.bone_map)
     except (RetargetError, MocapError) as exc:
@@ -285,25 +350,26 @@ def build_live(target: bpy.types.Object, rest_joints: np.ndarray | None, built_f
         pose_index=np.array([slot[rig.names[b]] for b in plan.bones], np.int64),
         joint_part=JOINT_PART[plan.delta_joint],
         arkit_props=tuple((i, n) for i, n in enumerate(ARKIT_NAMES) if n in target.keys()),
-        arkit_keys=tuple(face_keys))
+        arkit_keys=tuple(face_keys), in_place=in_place, frame_rate=frame_rate)
 
 
 def sync_live(current: LiveRetarget | None, scene: bpy.types.Scene, source_name: str,
               rest_joints: np.ndarray | None) -> LiveRetarget | None:
     """The live retarget for the scene's "Retarget To" armature (None when none is chosen): the
-    current one while it is still for the same target, rest and stored map, else a new one (that
-    keeps the sign continuity of the old one on the same target)."""
+    current one while it is still for the same target, rest, stored map, In Place and frame rate,
+    else a new one (that keeps the sign continuity of the old one on the same target)."""
     props = getattr(scene, "smplx_mocap", None)
     target = props.retarget_target if props is not None else None
     if target is None:
         return None
-    built_for = (target.name, rest_joints is not None, str(target.get(MAP_PROP, "")))
+    in_place, frame_rate = bool(props.retarget_in_place), scene_fps(scene)
+    built_for = (target.name, rest_joints is not None, str(target.get(MAP_PROP, "")), in_place, frame_rate)
     if current is not None and current.built_for == built_for:
         return current
     if target.name == source_name:
         return LiveRetarget(target.name, built_for, error="the live link drives this armature already: choose "
                                                           "your character as Retarget To")
-    made = build_live(target, rest_joints, built_for)
+    made = build_live(target, rest_joints, built_for, in_place, frame_rate)
     if current is not None and current.target_name == target.name and current.plan is not None \
             and made.plan is not None and current.plan.num_bones == made.plan.num_bones:
         made.previous, made.keyed = current.previous, current.keyed

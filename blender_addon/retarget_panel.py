@@ -27,6 +27,7 @@ MAP_ACTIONS = (
     ("mocap.save_rig_map", "MOCAP_OT_save_rig_map", "Save", "EXPORT"),
 )
 EDIT_ACTION = ("mocap.edit_rig_map", "MOCAP_OT_edit_rig_map", "Edit Map", "GREASEPENCIL")
+ROW_ACTIONS = (("ADD", "ADD"), ("REMOVE", "REMOVE"))   # (mocap.bone_map_row action, icon)
 
 _filling = False                 # rows are being filled: their update must not store a partial map
 _detected: dict[tuple, object] = {}   # (armature name, bone names) → Detection, for drawing
@@ -66,6 +67,39 @@ def rows_map(props, bone_names=None) -> tuple[dict[str, list[str]], list[str]]:
         if row.bone not in chain:
             chain.append(row.bone)
     return out, unknown
+
+
+def add_row(props) -> None:
+    """Insert an empty row for the active row's joint right after it: the joint's next bone in
+    chain order (a spine or neck spread over more bones)."""
+    global _filling
+    if not len(props.bone_map):
+        return
+    at = min(max(props.bone_map_index, 0), len(props.bone_map) - 1)
+    _filling = True
+    try:
+        row = props.bone_map.add()
+        row.joint = props.bone_map[at].joint
+        props.bone_map.move(len(props.bone_map) - 1, at + 1)
+        props.bone_map_index = at + 1
+    finally:
+        _filling = False
+
+
+def remove_row(context) -> None:
+    """Take the active row's bone out of the map: the row goes when its joint has others, else its
+    bone is cleared (every joint keeps a row to fill in); the map is stored."""
+    props = context.scene.smplx_mocap
+    if not len(props.bone_map):
+        return
+    at = min(max(props.bone_map_index, 0), len(props.bone_map) - 1)
+    joint = props.bone_map[at].joint
+    if sum(row.joint == joint for row in props.bone_map) > 1:
+        props.bone_map.remove(at)
+        props.bone_map_index = min(at, len(props.bone_map) - 1)
+        rows_changed(context)
+    else:
+        props.bone_map[at].bone = ""                      # its update stores the map
 
 
 def rows_changed(context) -> None:
@@ -183,7 +217,12 @@ class MOCAP_PT_retarget(MocapSubPanel, bpy.types.Panel):
         if props.bone_map_owner != target.name:
             _draw_action(layout, *EDIT_ACTION)
             return
-        layout.template_list("MOCAP_UL_bone_map", "", props, "bone_map", props, "bone_map_index", rows=8)
+        row = layout.row()
+        row.template_list("MOCAP_UL_bone_map", "", props, "bone_map", props, "bone_map_index", rows=8)
+        col = row.column(align=True)
+        for action, icon in ROW_ACTIONS:
+            if hasattr(bpy.types, "MOCAP_OT_bone_map_row"):
+                col.operator("mocap.bone_map_row", text="", icon=icon).action = action
         _, unknown = rows_map(props, target.data.bones.keys())
         for entry in unknown:
             layout.label(text=f"{entry}: no such bone, not used", icon="ERROR")

@@ -32,6 +32,11 @@ def fps_settings(rate: float) -> tuple[int, float]:
     return fps, (1.0 if abs(base - 1.0) < _WHOLE_RATE_TOLERANCE else base)
 
 
+def scene_fps(scene: bpy.types.Scene) -> float:
+    """The scene's frame rate in frames per second (``render.fps / render.fps_base``)."""
+    return scene.render.fps / scene.render.fps_base
+
+
 def match_scene(scene: bpy.types.Scene, rate: float, duration_s: float | None = None) -> None:
     """Set the scene's frame rate to ``rate`` and, with ``duration_s`` (the last frame's time), its
     range to the clip's frames from ``scene.frame_start`` on."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..blender_addon import retarget, retarget_panel
@@ -40,7 +40,8 @@ class MOCAP_OT_retarget_take(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     in_place: bpy.props.BoolProperty(name="In Place", default=False,
-                                     description="Drop the travel over the floor (the character stays at its origin)")
+                                     description="Drop the travel over the floor (the character stays at its origin); "
+                                                 "unset: the panel's In Place")
 
     @classmethod
     def poll(cls, context):
@@ -52,11 +53,16 @@ class MOCAP_OT_retarget_take(bpy.types.Operator):
         try:
             target = props.retarget_target
             bone_map = retarget.stored_map(target) if target.type == "ARMATURE" else None
+            if not self.properties.is_property_set("in_place"):
+                self.in_place = props.retarget_in_place
             found = retarget.retarget_take(props.target, target, in_place=self.in_place, bone_map=bone_map)
         except retarget.RetargetError as exc:
             self.report({"ERROR"}, str(exc).splitlines()[0])
             return {"CANCELLED"}
         self.report({"INFO"}, f"retargeted onto '{props.retarget_target.name}': {found.summary()}")
+        switched = [pb.name for pb in target.pose.bones if "IK_FK" in pb.keys()]
+        if switched:
+            self.report({"INFO"}, f"Rigify switches set to FK (the take keys the FK controls): {', '.join(switched)}")
         _report_unmapped(self, found)
         return {"FINISHED"}
 
@@ -167,5 +173,34 @@ class MOCAP_OT_load_rig_map(bpy.types.Operator, ImportHelper):
         return {"FINISHED"}
 
 
+class MOCAP_OT_bone_map_row(bpy.types.Operator):
+    """Add a bone to the active row's joint (the next bone of its chain) or take the active row's bone out of the map"""
+
+    bl_idname = "mocap.bone_map_row"
+    bl_label = "Bone Map Row"
+    bl_options = {"REGISTER", "UNDO"}
+
+    action: EnumProperty(items=(("ADD", "Add Bone", "Add a row for the active row's joint: its chain's next bone"),
+                                ("REMOVE", "Remove Bone", "Take the active row's bone out of the map")))
+
+    @classmethod
+    def poll(cls, context):
+        props = context.scene.smplx_mocap if hasattr(context.scene, "smplx_mocap") else None
+        obj = _target(context) if props is not None else None
+        return obj is not None and props.bone_map_owner == obj.name and len(props.bone_map) > 0
+
+    def execute(self, context):
+        props = context.scene.smplx_mocap
+        if self.action == "ADD":
+            retarget_panel.add_row(props)
+        else:
+            try:
+                retarget_panel.remove_row(context)
+            except retarget.RetargetError as exc:
+                self.report({"ERROR"}, str(exc).splitlines()[0])
+                return {"CANCELLED"}
+        return {"FINISHED"}
+
+
 CLASSES = (MOCAP_OT_retarget_take, MOCAP_OT_detect_rig_map, MOCAP_OT_edit_rig_map, MOCAP_OT_save_rig_map,
-           MOCAP_OT_load_rig_map)
+           MOCAP_OT_load_rig_map, MOCAP_OT_bone_map_row)

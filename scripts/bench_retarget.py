@@ -50,7 +50,7 @@ def measure(source, given, data, bone_map) -> dict:
     own rest (different proportions: what a user gets without foot IK)."""
     quats, trans, glob, rest, fps = source
     rig = data.rig()
-    r = retarget(quats, trans, rest, rig, bone_map)
+    r = retarget(quats, trans, rest, rig, bone_map, frame_rate=fps)
     posed = pose_world(rig, r.rotations, r.root_location, r.root_bone)
     P_rest = source_positions(glob, trans, rest)
     errors = segment_errors(bone_map, rig, posed, P_rest)
@@ -62,7 +62,7 @@ def measure(source, given, data, bone_map) -> dict:
 
     own = source_rest_like(given, bone_map, shrink=1.08)
     P_own = source_positions(glob, trans, own) * 1.08
-    r = retarget(quats, trans, own, rig, bone_map)
+    r = retarget(quats, trans, own, rig, bone_map, frame_rate=fps)
     heads = pose_world(rig, r.rotations, r.root_location, r.root_bone)[..., :3, 3]
     ends = [np.linalg.norm(heads[:, rig.index[bone_map[j][0]]] - P_own[:, JOINT_INDEX[j]], axis=-1).max()
             for j in ENDS if j in bone_map]
@@ -122,12 +122,13 @@ def timing(quats, trans) -> dict:
         t = time.perf_counter()
         apply_plan(plan, q, tr)
         batch.append(time.perf_counter() - t)
-    ticks, previous = [], None
+    ticks, previous, track = [], None, None
     for i in range(1000):
         f = i % len(quats)
         t = time.perf_counter()
-        previous = apply_plan(plan, quats[f:f + 1], trans[f:f + 1], hemisphere=previous).rotations[0]
+        out = apply_plan(plan, quats[f:f + 1], trans[f:f + 1], hemisphere=previous, track=track)
         ticks.append(time.perf_counter() - t)
+        previous, track = out.rotations[0], out.track
     return {"rig": "default", "bones": len(rig.names), "mapped": int(plan.mapped.sum()),
             "plan_ms": round(plan_ms, 2), "frames_10000_s": round(min(batch), 3),
             "one_frame_ms_median": round(1000 * float(np.median(ticks)), 3),

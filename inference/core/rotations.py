@@ -408,9 +408,32 @@ _CM_SMALL = 4096
 _QMUL_T = _QMUL.T.copy()                                   # (4, 16)
 
 
+def _qrot_table() -> np.ndarray:
+    """(9, 16) the rotation matrix of a unit quaternion as a quadratic form: R.ravel() =
+    table @ (q ⊗ q).ravel() (the homogeneous formula, exact for unit quaternions)."""
+    def matrix(q):
+        x, y, z, w = q
+        return np.array([[w * w + x * x - y * y - z * z, 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                         [2 * (x * y + w * z), w * w - x * x + y * y - z * z, 2 * (y * z - w * x)],
+                         [2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z]])
+    e, table = np.eye(4), np.zeros((4, 4, 3, 3))
+    for i in range(4):
+        for j in range(4):
+            table[i, j] = matrix(e[i]) if i == j else (matrix(e[i] + e[j]) - matrix(e[i]) - matrix(e[j])) / 2
+    return table.reshape(16, 9).T.copy()
+
+
+_QROT = _qrot_table()
+
+
+def _shape(a: np.ndarray, b: np.ndarray) -> tuple:
+    """The broadcast shape of two component-major arrays without their component axis."""
+    return a.shape[1:] if a.shape[1:] == b.shape[1:] else np.broadcast_shapes(a.shape[1:], b.shape[1:])
+
+
 def cm_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a ⊗ b of component-major quaternions, broadcasting. (4, ...) → (4, ...)."""
-    shape = np.broadcast_shapes(a.shape, b.shape)[1:]
+    shape = _shape(a, b)
     if math.prod(shape) <= _CM_SMALL:
         outer = (a[:, None] * b[None, :]).reshape(16, -1)
         return (_QMUL_T @ outer).reshape((4,) + shape)
@@ -427,7 +450,10 @@ def cm_conj(q: np.ndarray) -> np.ndarray:
 
 def cm_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Vectors v (3, ...) rotated by unit quaternions q (4, ...), broadcasting: v + w t + u × t
-    with t = 2 u × v. → (3, ...)."""
+    with t = 2 u × v (few quaternions: their matrices as one small product). → (3, ...)."""
+    if math.prod(_shape(q, v)) <= _CM_SMALL:
+        R = (_QROT @ (q[:, None] * q[None, :]).reshape(16, -1)).reshape((3, 3) + q.shape[1:])
+        return (R * v[None]).sum(1)
     x, y, z, w = q
     vx, vy, vz = v
     tx, ty, tz = 2.0 * (y * vz - z * vy), 2.0 * (z * vx - x * vz), 2.0 * (x * vy - y * vx)

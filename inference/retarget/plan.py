@@ -83,7 +83,8 @@ class RetargetPlan:
     Feet: the target's foot points (heads of the bones of foot_joints (F,)) relative to the
     root's head as sums of entries E_m · foot_entry_vec over foot_entry_bone (mapped bone of each
     entry), foot_incidence (entries, F); floor_target / floor_source the lowest foot point in
-    each skeleton's own rest.
+    each skeleton's own rest; foot_rest_height (F,) the source's foot points above floor_source in
+    its rest (where each stands when planted: :mod:`.planting`).
     """
     num_bones: int
     bones: np.ndarray
@@ -118,6 +119,7 @@ class RetargetPlan:
     foot_joints: np.ndarray
     floor_target: float
     floor_source: float
+    foot_rest_height: np.ndarray
     rest_joints: np.ndarray
 
     @property
@@ -244,6 +246,7 @@ def build_plan(rest_joints: np.ndarray, rig: TargetRig, bone_map: dict) -> Retar
         foot_entry_bone=entry_bone, foot_entry_vec=entry_vec, foot_incidence=np.eye(num_points)[entry_point],
         num_foot_points=num_points, foot_joints=foot_joints, floor_target=floor_target,
         floor_source=float(rest_z[foot_joints, 2].min()) if num_points else 0.0,
+        foot_rest_height=rest_z[foot_joints, 2] - (rest_z[foot_joints, 2].min() if num_points else 0.0),
         rest_joints=np.asarray(rest_joints, np.float64).copy())
 
 

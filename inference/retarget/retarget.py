@@ -4,8 +4,9 @@ A bake calls :func:`retarget` once for the whole clip; a live link builds the pl
 (:func:`.plan.build_plan`) and calls :func:`apply_plan` every tick with one frame. Both are
 vectorised over frames and bones in component-major quaternions (4, T, bones): the source's
 world rotations come from one pass per tree level, every mapped bone's pose is a product of
-constant and per-frame rotations (see :mod:`.plan`), and the root's height puts the target's
-lowest foot point at the captured height.
+constant and per-frame rotations (see :mod:`.plan`), the root's height puts the target's
+lowest foot point at the captured height, and its ground path keeps planted feet planted
+(:mod:`.planting`; a live link hands each tick the last one's :class:`.planting.RootTrack`).
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core import rotations as rot
+from ..core.records import DEFAULT_FPS
 from ..core.skeleton import LEVELS, NUM_JOINTS, PARENTS
 from .plan import MotionShapeError, RetargetPlan, build_plan
+from .planting import RootTrack, planted_path
 from .rig import TargetRig
 
 _IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
@@ -25,19 +28,22 @@ _IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
 class Retargeted:
     """rotations (T, B, 4) x, y, z, w pose-bone rotations in each bone's rest frame (identity for
     unmapped bones); root_location (T, 3) pose-bone location of ``root_bone`` (Blender's, in its
-    rest frame); mapped (B,) bool; root_bone the target bone index that carries the location."""
+    rest frame); mapped (B,) bool; root_bone the target bone index that carries the location;
+    track the root path's last frame (None in place or without feet), for the next live tick."""
     rotations: np.ndarray
     root_location: np.ndarray
     mapped: np.ndarray
     root_bone: int
+    track: RootTrack | None = None
 
 
 def retarget(quats: np.ndarray, trans: np.ndarray, rest_joints: np.ndarray, rig: TargetRig,
-             bone_map: dict, in_place: bool = False) -> Retargeted:
+             bone_map: dict, in_place: bool = False, frame_rate: float = DEFAULT_FPS) -> Retargeted:
     """SMPL-X local rotations quats (T, 55, 4) x, y, z, w (Y up, the root's in world), the SMPL
     translation trans (T, 3) and the rest joints (55, 3) Y up metres → the target's pose.
-    ``in_place`` drops the horizontal translation."""
-    return apply_plan(build_plan(rest_joints, rig, bone_map), quats, trans, in_place)
+    ``in_place`` drops the horizontal translation; frame_rate (frames per second) tells planted
+    feet from moving ones."""
+    return apply_plan(build_plan(rest_joints, rig, bone_map), quats, trans, in_place, frame_rate=frame_rate)
 
 
 def _z_up(v: np.ndarray) -> np.ndarray:
@@ -84,21 +90,27 @@ def _source_deltas(plan: RetargetPlan, q: np.ndarray, gz: np.ndarray, pos: np.nd
     return E
 
 
-def _root_location(plan: RetargetPlan, E: np.ndarray, pos: np.ndarray, trans: np.ndarray,
-                   in_place: bool) -> np.ndarray:
+def _root_location(plan: RetargetPlan, E: np.ndarray, pos: np.ndarray, trans: np.ndarray, in_place: bool,
+                   frame_rate: float, track: RootTrack | None) -> tuple[np.ndarray, RootTrack | None]:
     """(T, 3) pose location of the root bone: the source root scaled by the leg-length ratio,
-    its height set so the target's lowest foot point is at the (scaled) captured height."""
+    its height set so the target's lowest foot point is at the (scaled) captured height, its
+    ground path keeping planted feet planted (not in place); and the path's last frame."""
     src = pos[:, :, plan.root_joint].T - plan.root_joint_rest
     if in_place:
         src[:, :2] -= _z_up(trans.T).T[:, :2]
     head = plan.root_head + plan.scale * src
+    last = None
     if plan.num_foot_points:
         E_ext = np.concatenate([E, np.broadcast_to(_IDENTITY[:, None, None], (4, E.shape[1], 1))], axis=2)
-        rows = rot.cm_matrix_row(E_ext[:, :, plan.foot_entry_bone], 2)                  # (3, T, entries)
-        z_rel = np.einsum("ctp,pc->tp", rows, plan.foot_entry_vec) @ plan.foot_incidence
-        captured = pos[2][:, plan.foot_joints].min(1) - plan.floor_source
-        head[:, 2] = plan.floor_target + plan.scale * captured - z_rel.min(1)
-    return (head - plan.root_head) @ plan.root_rest_t.T
+        turned = rot.cm_rotate(E_ext[:, :, plan.foot_entry_bone], plan.foot_entry_vec.T[:, None])  # (3, T, entries)
+        feet = turned @ plan.foot_incidence                                             # (3, T, F) from the root head
+        source = pos[:, :, plan.foot_joints]
+        captured = source[2].min(1) - plan.floor_source
+        head[:, 2] = plan.floor_target + plan.scale * captured - feet[2].min(1)
+        if not in_place:
+            head[:, :2], last = planted_path(head[:, :2], feet[:2], source, plan.foot_rest_height, plan.scale,
+                                             frame_rate, track)
+    return (head - plan.root_head) @ plan.root_rest_t.T, last
 
 
 def _continuous(q: np.ndarray, hemisphere: np.ndarray | None) -> np.ndarray:
@@ -111,9 +123,11 @@ def _continuous(q: np.ndarray, hemisphere: np.ndarray | None) -> np.ndarray:
 
 
 def apply_plan(plan: RetargetPlan, quats: np.ndarray, trans: np.ndarray, in_place: bool = False,
-               hemisphere: np.ndarray | None = None) -> Retargeted:
+               hemisphere: np.ndarray | None = None, track: RootTrack | None = None,
+               frame_rate: float = DEFAULT_FPS) -> Retargeted:
     """The target's pose for frames of SMPL-X motion (see :func:`retarget`) with a prepared plan.
-    hemisphere (B, 4): the previous tick's rotations, so a live stream keeps its signs."""
+    hemisphere (B, 4) and track: the previous tick's rotations and root path (its ``track``), so a
+    live stream keeps its signs and its planted feet."""
     quats, trans = np.asarray(quats, np.float64), np.asarray(trans, np.float64)
     if quats.ndim != 3 or quats.shape[1:] != (NUM_JOINTS, 4) or trans.shape != (len(quats), 3):
         raise MotionShapeError(f"retarget: rotations {quats.shape} and translation {trans.shape}: give "
@@ -128,5 +142,5 @@ def apply_plan(plan: RetargetPlan, quats: np.ndarray, trans: np.ndarray, in_plac
     Q = _continuous(Q, None if hemisphere is None else np.asarray(hemisphere)[plan.bones])
     rotations = np.broadcast_to(_IDENTITY, (q.shape[1], plan.num_bones, 4)).copy()
     rotations[:, plan.bones] = rot.quat_normalize(np.moveaxis(Q, 0, -1))   # products drift ~1e-5 off unit length
-    location = _root_location(plan, E, pos, trans, in_place)
-    return Retargeted(rotations, location, plan.mapped, int(plan.bones[plan.root]))
+    location, last = _root_location(plan, E, pos, trans, in_place, frame_rate, track)
+    return Retargeted(rotations, location, plan.mapped, int(plan.bones[plan.root]), last)

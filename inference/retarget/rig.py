@@ -120,3 +120,25 @@ def rig_from_bones(names: Sequence[str], parents: Sequence, heads: np.ndarray, t
     rest[:, :3, :3] = vec_roll_to_mat3(tails - heads, np.asarray(rolls, np.float64))
     rest[:, :3, 3] = heads
     return TargetRig(names, np.array(idx, np.int64), rest, np.linalg.norm(tails - heads, axis=-1))
+
+
+#: A bone follows another only when their rest orientations agree (the copy then keeps the rest
+#: pose as it is): largest difference of matrix entries.
+FOLLOW_REST_TOLERANCE = 1e-3
+
+
+def followed_parents(parents: np.ndarray, rest: np.ndarray, follows: dict[int, int]) -> np.ndarray:
+    """(B,) int64 the bone each bone turns with: its parent, or for a bone b in ``follows`` (b →
+    t: a constraint makes b copy bone t's world rotation in full, as a generated Rigify rig's ORG
+    and DEF bones copy its controls) bone t, when both have one rest orientation and following t
+    closes no loop. parents (B,); rest (B, 4, 4)."""
+    out = np.asarray(parents, np.int64).copy()
+    for b, t in sorted(follows.items()):
+        if np.abs(rest[b, :3, :3] - rest[t, :3, :3]).max() > FOLLOW_REST_TOLERANCE:
+            continue
+        up, steps = t, 0
+        while up >= 0 and up != b and steps <= len(out):
+            up, steps = out[up], steps + 1
+        if up != b:
+            out[b] = t
+    return out

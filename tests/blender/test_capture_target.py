@@ -2,7 +2,8 @@
 retargeted onto the open default avatar moves its face through the ARKit properties' drivers (the
 mouth-open and eye-closure shape keys follow the captured jawOpen / eyeBlink* weights) and its body;
 the headless script bakes onto a character given as a file (a .bvh written by Blender's own BVH
-exporter from MakeHuman's CC0 CMU rig) and refuses bad characters in one line, writing nothing.
+exporter from MakeHuman's CC0 CMU rig; an .fbx written by Blender's FBX exporter from its Mixamo rig,
+posed like the capture) and refuses bad characters in one line, writing nothing.
 The renders stay in pytest's temporary folder (``--basetemp DIR`` keeps them)."""
 from __future__ import annotations
 
@@ -247,3 +248,86 @@ def test_headless_bakes_onto_a_bvh_character_and_refuses_bad_ones(installed_addo
         assert proc.returncode == 2 and len(err) == 1 and message in err[0], (extra, proc.stderr[-1500:])
         print(err[0])
         assert not bad_out.exists() and not (tmp_path / "bad.smplx.npz").exists()
+
+
+#: (SMPL-X joint → joint, Mixamo bone → bone): segments whose world directions the bake must match.
+SEGMENTS = {"left upper arm": (("left_shoulder", "left_elbow"), ("LeftArm", "LeftForeArm")),
+            "right upper arm": (("right_shoulder", "right_elbow"), ("RightArm", "RightForeArm")),
+            "left forearm": (("left_elbow", "left_wrist"), ("LeftForeArm", "LeftHand")),
+            "right forearm": (("right_elbow", "right_wrist"), ("RightForeArm", "RightHand")),
+            "left thigh": (("left_hip", "left_knee"), ("LeftUpLeg", "LeftLeg")),
+            "right thigh": (("right_hip", "right_knee"), ("RightUpLeg", "RightLeg")),
+            "left shin": (("left_knee", "left_ankle"), ("LeftLeg", "LeftFoot")),
+            "right shin": (("right_knee", "right_ankle"), ("RightLeg", "RightFoot")),
+            "upper spine": (("spine3", "neck"), ("Spine2", "Neck"))}
+
+
+def _direction(obj, a: str, b: str) -> np.ndarray:
+    """Unit world direction from pose bone ``a``'s head to pose bone ``b``'s."""
+    heads = [np.array(obj.matrix_world @ obj.pose.bones[n].head) for n in (a, b)]
+    return (heads[1] - heads[0]) / np.linalg.norm(heads[1] - heads[0])
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> float:
+    """Degrees between two vectors (exact for small angles too)."""
+    return float(np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v)), u @ v)))
+
+
+def test_headless_bakes_onto_an_fbx_character_in_the_captured_pose(installed_addon, worker_python, tmp_path):
+    """A character given as an .fbx written by Blender's own FBX exporter (MakeHuman's CC0 Mixamo rig
+    with a skinned mesh, no leaf bones) with X as the primary bone axis (Maya's convention), which
+    Blender's FBX importer reads back with every rest frame turned 90° from the one the rig was built
+    with (with the default axes the rest frames come back as they were, as from a .blend). The headless bake detects
+    the Mixamo profile, keys the imported armature (its name and mesh kept) and puts it in the
+    captured pose: mid-take, arm, leg and spine segments point where the SMPL-X armature's do in the
+    world (the retargeter matches world directions and lets bone axes cancel; bound 5°, mean 2°)."""
+    import addon_utils
+    addon_utils.enable("io_scene_fbx", default_set=False)
+    hero = armature_from_rig(load_rig("mixamo"), "Hero")
+    skin = bpy.data.objects.new("Hero_skin", bpy.data.meshes.new("Hero_skin"))
+    skin.data.from_pydata([(-0.2, 0.0, 1.0), (0.2, 0.0, 1.0), (0.0, 0.0, 1.4)], [], [(0, 1, 2)])
+    bpy.context.scene.collection.objects.link(skin)
+    skin.parent = hero
+    skin.modifiers.new("Armature", "ARMATURE").object = hero
+    skin.vertex_groups.new(name="mixamorig:Spine1").add([0, 1, 2], 1.0, "REPLACE")
+    for o in bpy.context.scene.objects:
+        o.select_set(o in (hero, skin))
+    fbx = tmp_path / "hero.fbx"
+    assert bpy.ops.export_scene.fbx(filepath=str(fbx), use_selection=True, add_leaf_bones=False,
+                                    primary_bone_axis="X", secondary_bone_axis="-Y") == {"FINISHED"}
+
+    out = tmp_path / "hero_take.blend"
+    proc = _run("--out", str(out), "--max-frames", "8", "--python", worker_python, "--target", str(fbx))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] == str(out) and any(ln.startswith("profile: mixamo") for ln in lines), proc.stdout[-1500:]
+
+    for o in (skin, hero):                                        # the saved ones come back by these names
+        bpy.data.objects.remove(o)
+    with bpy.data.libraries.load(str(out), link=False) as (src, dst):
+        assert {"Hero", "Hero_skin"} <= set(src.objects)
+        dst.objects = list(src.objects)
+    arms = [o for o in dst.objects if o.type == "ARMATURE"]
+    for o in arms:
+        bpy.context.scene.collection.objects.link(o)
+    smplx = next(o for o in arms if "smplx_joint_names" in o)     # the bake's (armature.JOINT_NAMES_PROP)
+    hero = next(o for o in arms if o.name == "Hero")
+    action = hero.animation_data.action
+    assert action.name == "Megamind → Hero"
+    keyed = {fc.data_path for fc in addon("blender_addon.keys").fcurves_of(hero).values()}
+    assert sum(p.endswith("rotation_quaternion") for p in keyed) > 20
+
+    # the pose in the middle of the take, compared in the world
+    bone = {b.name.split(":")[-1]: b.name for b in hero.data.bones}  # the importer keeps "mixamorig:"
+    start, end = action.frame_range
+    bpy.context.scene.frame_set(int(round((start + end) / 2)))
+    errors, moved = {}, {}
+    for segment, (joints, bones) in SEGMENTS.items():
+        got = _direction(hero, *(bone[b] for b in bones))
+        errors[segment] = _angle(_direction(smplx, *joints), got)
+        rest = [np.array(hero.matrix_world @ hero.data.bones[bone[b]].head_local) for b in bones]
+        moved[segment] = _angle(rest[1] - rest[0], got)
+    print("direction error (deg):", {s: float(f"{e:.2g}") for s, e in errors.items()})
+    print("turned from rest (deg):", {s: round(e, 1) for s, e in moved.items()})
+    assert min(moved["left upper arm"], moved["right upper arm"]) > 30.0, moved     # posed, not at rest
+    assert max(errors.values()) <= 5.0 and np.mean(list(errors.values())) <= 2.0, errors

@@ -205,6 +205,22 @@ def test_ui_icons_exist(installed_addon):
     assert used and used <= icons, sorted(used - icons)
 
 
+class CheckedOperatorProperties:
+    """What ``layout.operator`` returns: setting a property the operator lacks (or an enum item it
+    does not have) fails; what was set is kept in the call's arguments under ``"set"``."""
+
+    def __init__(self, rna, call: dict):
+        object.__setattr__(self, "_rna", rna)
+        object.__setattr__(self, "_set", call.setdefault("set", {}))
+
+    def __setattr__(self, name, value):
+        prop = self._rna.properties.get(name)
+        assert prop is not None, f"operator {self._rna.identifier} has no property {name!r}"
+        if prop.type == "ENUM":
+            assert value in prop.enum_items.keys(), f"{self._rna.identifier}.{name}={value!r} unknown"
+        self._set[name] = value
+
+
 class CheckedLayout:
     """Stands in for ``bpy.types.UILayout`` in a draw call (headless bpy never draws): every method,
     argument and attribute must be one this Blender's UILayout has (its RNA), enum arguments (icons)
@@ -246,9 +262,11 @@ class CheckedLayout:
             if name == "operator":
                 module, op = given["operator"].split(".")
                 try:
-                    getattr(getattr(bpy.ops, module), op).get_rna_type()
+                    rna = getattr(getattr(bpy.ops, module), op).get_rna_type()
                 except (AttributeError, KeyError):
                     pytest.fail(f"operator {given['operator']} not registered")
+                self.calls.append((name, given))
+                return CheckedOperatorProperties(rna, given)
             self.calls.append((name, given))
             return CheckedLayout(self.calls) if returns_layout else None
         return call

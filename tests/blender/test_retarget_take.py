@@ -57,13 +57,21 @@ def test_retarget_take_keys_the_engines_pose_onto_a_rig_nobody_here_wrote(instal
     assert found.profile == "mixamo"
     rig = glue.target_rig(target)
     got = keys.read_keys(source)
-    out = retarget.retarget(got["quats"], got["trans"], armature.rest_heads(source), rig, found.bone_map)
-    expected = pose_world(rig, out.rotations, out.root_location, out.root_bone)
+    fps = addon("blender_addon.scene_setup").scene_fps(bpy.context.scene)
     pose = [target.pose.bones[n] for n in rig.names]
-    for t in (0, 9, 19):
-        bpy.context.scene.frame_set(int(frames[t]))
-        now = np.array([np.array(p.matrix) for p in pose])
-        assert np.abs(now - expected[t]).max() < 1e-4, t
+    for in_place in (False, True):              # the panel's In Place: the character keeps its spot
+        if in_place:
+            props.retarget_in_place = True
+            assert bpy.ops.mocap.retarget_take() == {"FINISHED"}
+        out = retarget.retarget(got["quats"], got["trans"], armature.rest_heads(source), rig, found.bone_map,
+                                in_place, frame_rate=fps)
+        expected = pose_world(rig, out.rotations, out.root_location, out.root_bone)
+        for t in (0, 9, 19):
+            bpy.context.scene.frame_set(int(frames[t]))
+            now = np.array([np.array(p.matrix) for p in pose])
+            assert np.abs(now - expected[t]).max() < 1e-4, (in_place, t)
+    hips = expected[:, rig.index["mixamorig:Hips"], :2, 3]
+    assert np.abs(hips - hips[0]).max() < 1e-6
 
     # ARKit weights on shape keys named in another convention
     blocks = mesh.data.shape_keys.key_blocks
@@ -86,3 +94,26 @@ def test_retarget_take_refuses_bad_choices_in_one_line(installed_addon):
     with pytest.raises(RuntimeError) as info:
         bpy.ops.mocap.retarget_take()
     assert "not an SMPL-X armature" in str(info.value)
+
+
+def test_a_linked_character_is_refused_in_one_line_and_keeps_no_keys(installed_addon, tmp_path):
+    """A character linked from another .blend cannot take keys: one line, nothing written."""
+    armature, keys = addon("blender_addon.armature"), addon("blender_addon.keys")
+    source = armature.build_armature(bpy.context)
+    L, trans, _ = amass_local_rotations()
+    keys.write_keys(source, np.arange(1.0, 4.0), rot.to_quat(L[:3]), trans[:3], armature.rest_heads(source)[0])
+    library = tmp_path / "hero.blend"
+    hero = armature_from_rig(load_rig("mixamo"), "Hero")
+    bpy.data.libraries.write(str(library), {hero})
+    bpy.data.objects.remove(hero)
+    with bpy.data.libraries.load(str(library), link=True) as (src, dst):
+        dst.objects = ["Hero"]
+    linked = dst.objects[0]
+    bpy.context.scene.collection.objects.link(linked)
+    assert linked.library is not None
+    props = bpy.context.scene.smplx_mocap
+    props.target, props.retarget_target = source, linked
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.mocap.retarget_take()
+    assert "linked from a library" in str(info.value) and len(str(info.value).strip().splitlines()) == 1
+    assert linked.animation_data is None or linked.animation_data.action is None

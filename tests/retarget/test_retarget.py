@@ -155,10 +155,10 @@ def test_a_live_stream_frame_by_frame_equals_the_bake(source, rigs):
     rig = rigs["default"]["random_rolls"].rig()
     plan = build_plan(DEFAULT_REST, rig, BONE_MAPS["default"])
     bake = apply_plan(plan, quats[:60], trans[:60])
-    previous, rotations, locations = None, [], []
+    previous, track, rotations, locations = None, None, [], []
     for t in range(60):
-        tick = apply_plan(plan, quats[t:t + 1], trans[t:t + 1], hemisphere=previous)
-        previous = tick.rotations[0]
+        tick = apply_plan(plan, quats[t:t + 1], trans[t:t + 1], hemisphere=previous, track=track)
+        previous, track = tick.rotations[0], tick.track
         rotations.append(tick.rotations[0])
         locations.append(tick.root_location[0])
     np.testing.assert_allclose(np.array(rotations), bake.rotations, atol=1e-12)

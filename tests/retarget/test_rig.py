@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from inference.core import rotations as rot
-from inference.retarget.rig import (CRITICAL_THRESHOLD, SAFE_THRESHOLD, RigError, TargetRig, rig_from_bones,
-                                    vec_roll_to_mat3)
+from inference.retarget.rig import (CRITICAL_THRESHOLD, SAFE_THRESHOLD, RigError, TargetRig, followed_parents,
+                                    rig_from_bones, vec_roll_to_mat3)
 
 
 def _directions(n=2000, seed=0):
@@ -73,3 +73,14 @@ def test_component_major_quaternions_agree_with_the_rotation_library():
         s = rot.cm_swing(v.T, w.T).T
         np.testing.assert_allclose(rot.quat_to_matrix(s), rot.swing(v, w), atol=1e-9)
     np.testing.assert_allclose(rot.cm_swing(np.array([1.0, 0, 0]), np.array([-1.0, 0, 0])), [0, 0, 0, 1])
+
+
+def test_a_bone_turns_with_the_bone_its_constraint_copies():
+    """A Rigify-like rig: control 0, an ORG bone 2 (child of MCH bone 3) that copies it, so it turns
+    with 0; a bone copying one of another rest orientation (1 → 2) or its own child (3 → 4) keeps
+    its parent."""
+    parents = np.array([-1, 0, 3, -1, 3])
+    rest = np.tile(np.eye(4), (5, 1, 1))
+    rest[1, :3, :3] = rot.axis_angle(np.array([0.0, 0.0, 0.5]))
+    assert followed_parents(parents, rest, {2: 0, 1: 2, 3: 4}).tolist() == [-1, 0, 0, -1, 3]
+    assert followed_parents(parents, rest, {}).tolist() == parents.tolist()
