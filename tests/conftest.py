@@ -27,3 +27,14 @@ def megamind_head():
 
     seq, size, _, _ = detect_source(str(MEGAMIND), max_frames=120, progress=False)
     return seq, size
+
+
+@_pytest.fixture(scope="session")
+def onnx_models():
+    """The converted detector models (scripts/test.sh converts them once into .cache/models and sets
+    SMPLX_MOCAP_MODELS): the folder, its manifest checked."""
+    from inference.detect.onnx.store import default_dir, read_manifest
+
+    folder = default_dir()
+    read_manifest(folder)          # a missing or stale folder fails here with what to run
+    return folder

@@ -105,7 +105,8 @@ def test_zip_contents(built_zip):
 #: Where the extension's code starts: Blender registers the package, the worker and the CLI are
 #: started as ``python -m`` (the add-on's runtime set-up runs ``inference.body.solve_numba``'s
 #: warm-up the same way).
-ENTRY_MODULES = ("__init__", "blender_addon.__init__", "inference.__main__", "inference.app.worker")
+ENTRY_MODULES = ("__init__", "blender_addon.__init__", "inference.__main__", "inference.app.worker",
+                 "inference.detect.convert.__main__")
 
 
 def _zip_import_graph(zf: zipfile.ZipFile) -> dict[str, set[str]]:

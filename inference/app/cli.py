@@ -14,15 +14,15 @@ run ends with exit code 130 and one line.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, NoReturn
+from typing import NoReturn
 
 from ..core.errors import MocapError
+from ..core.native_logs import native_logs_off_stderr
+from ..detect.factory import DETECTORS, DEVICES
 from ..core.records import DEFAULT_FPS
 from .options import check_fov_smoothing, check_frame_options, check_npz_path, check_preview_path
 
@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--start-frame", type=int, default=0,
                    help="skip this many frames first (a trim: the kept frames keep the source's timestamps)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--detector", choices=DETECTORS, default="mediapipe",
+                   help="mediapipe: MediaPipe's own graph (default, the fastest here on the CPU); onnx: the same models "
+                        "on ONNX Runtime, batched, GPU capable (converted at set-up: scripts/convert_models.py)")
+    c.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where the detector runs (a GPU that is not there: a warning and the CPU)")
     sub.add_parser("warmup", help="compile the live solver ahead of the first webcam capture (numba; "
                    "the add-on's runtime setup runs it)")
     return p
@@ -83,31 +88,6 @@ class _Interrupts:
             signal.signal(sig, self)
 
 
-@contextmanager
-def native_logs_off_stderr() -> Iterator[None]:
-    """File descriptor 2 → /dev/null while the detector's native code logs to it (MediaPipe,
-    TFLite); Python's ``sys.stderr`` keeps the terminal, so the engine's own lines still show."""
-    try:
-        sys.stderr.flush()
-        terminal = os.dup(2)
-    except (OSError, ValueError, AttributeError):   # no real stderr (embedded): nothing to keep clean
-        yield
-        return
-    python_stderr = sys.stderr
-    sys.stderr = os.fdopen(os.dup(terminal), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(terminal, 2)
-        os.close(terminal)
-        sys.stderr.close()
-        sys.stderr = python_stderr
-
-
 def check_capture_args(args: argparse.Namespace) -> Path:
     """Every check that needs no work, before any: raises :class:`MocapError`. Returns the output path."""
     check_fov_smoothing(args.fov, args.smoothing)
@@ -132,7 +112,8 @@ def capture(args: argparse.Namespace, interrupts: _Interrupts) -> Path:
     result = run_capture(args.input, model_path=args.model, fov_deg=args.fov, hands=not args.no_hands,
                          face=not args.no_face, smoothing=args.smoothing, folder_fps=args.folder_fps,
                          max_frames=args.max_frames, start_frame=args.start_frame, progress=not args.quiet, preview_path=args.preview,
-                         on_detected=detected, should_stop=lambda: interrupts.requested)
+                         on_detected=detected, should_stop=lambda: interrupts.requested,
+                         detector=args.detector, device=args.device)
     result.motion.save(out)
     valid = int(result.motion.valid.sum())
     if valid == 0:

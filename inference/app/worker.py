@@ -3,6 +3,7 @@
     python -m inference.app.worker --ring PATH --token HEX --mode {live,bake,resolve} --source SPEC
         [--model SMPLX.npz] [--fov DEG] [--no-hands] [--no-face] [--smoothing 0..1] [--loop]
         [--detections PATH.npz] [--out PATH.npz] [--max-frames N] [--start-frame N] [--device auto|cpu|gpu]
+        [--detector mediapipe|onnx]
 
 It attaches to the shared-memory ring Blender created (:mod:`inference.stream.ring`; it never unlinks
 it) and streams solved frames into it:
@@ -54,6 +55,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from ..core.errors import InputError, MocapError  # noqa: E402
+from ..detect.factory import DETECTORS, DEVICES  # noqa: E402
 from ..stream import ring as stream  # noqa: E402
 from ..stream.record import FrameLayout  # noqa: E402
 from .options import check_fov_smoothing, check_frame_options, check_npz_path  # noqa: E402
@@ -86,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="", help="bake / resolve: the output .npz")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--start-frame", type=int, default=0, help="skip this many frames first (a trim)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"), help="where the detector runs")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="where the detector runs")
+    p.add_argument("--detector", default="mediapipe", choices=DETECTORS,
+                   help="mediapipe (the embedded graph) or onnx (the converted models on ONNX Runtime)")
     return p
 
 
@@ -96,11 +100,6 @@ def check_options(args: argparse.Namespace) -> None:
     check_frame_options(args.max_frames, start_frame=args.start_frame)
     if args.mode in ("live", "bake") and not args.source:
         raise InputError(f"--mode {args.mode} needs --source (a video, image, folder or webcam:N)")
-    if args.mode in ("live", "bake") and args.device == "gpu":
-        # The embedded detector has no GPU path: fall back to the CPU rather than refusing to work.
-        print("warning: --device gpu: the bundled MediaPipe Holistic detector runs on the CPU; using the CPU",
-              file=sys.stderr)
-        args.device = "cpu"
     if args.mode == "resolve" and not args.detections:
         raise InputError("--mode resolve needs --detections (the cache a bake wrote)")
     if args.mode in ("bake", "resolve") and not args.out:
@@ -249,10 +248,10 @@ def stream_source(args: argparse.Namespace, ring: stream.Ring, stop: threading.E
     """Open the source and stream solved frames into ``ring`` until it ends or ``stop``.
 
     Returns the detections (a list of :class:`~inference.core.records.Detection`, kept in bake
-    mode only), the camera and the live pipeline."""
+    mode only), the camera, the live pipeline and what detected (:class:`~inference.core.records.DetectorInfo`)."""
     from ..core.records import DEFAULT_FOV_DEG, Camera
     from ..detect.base import detect
-    from ..detect.mediapipe_holistic import MediaPipeHolisticDetector
+    from ..detect.factory import make_detector
     from ..pipeline.live import LivePipeline
     from ..sources.open import open_source
 
@@ -263,7 +262,11 @@ def stream_source(args: argparse.Namespace, ring: stream.Ring, stop: threading.E
         total = 0 if (src.loop or not src.frame_count) else max(0, src.frame_count - args.start_frame)
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total else args.max_frames
-        detector = MediaPipeHolisticDetector(static_images=src.kind in ("image", "folder"), hands=hands, face=face)
+        detector, info = make_detector(args.detector, static_images=src.kind in ("image", "folder"), hands=hands,
+                                       face=face, device=args.device)
+        summary.device = info.provider
+        if info.warning:             # the log; the add-on says it in the status line (session.GPU_NOTE)
+            print(f"warning: {info.warning}", file=sys.stderr)
         with compile_notice(ring):   # LivePipeline loads (or compiles) the live solver
             pipe = LivePipeline(camera, model=model, hands=hands, face=face, smoothing=args.smoothing)
         layout, record = ring.layout, np.empty(ring.layout.record_len, np.float32)
@@ -295,7 +298,7 @@ def stream_source(args: argparse.Namespace, ring: stream.Ring, stop: threading.E
             detector.close()
     if not bake:
         summary.dropped += ring.overwritten
-    return kept, camera, pipe
+    return kept, camera, pipe, info
 
 
 def solve_and_write(args: argparse.Namespace, ring: stream.Ring, seq, camera, model, summary: Summary) -> None:
@@ -319,11 +322,12 @@ def run_live(args, ring, stop, model, summary: Summary) -> None:
 def run_bake(args, ring, stop, model, summary: Summary) -> None:
     from ..core.records import DetectionSeq
     from ..pipeline.detections import save_detections
-    dets, camera, _ = stream_source(args, ring, stop, model, summary, bake=True)
+    dets, camera, _, info = stream_source(args, ring, stop, model, summary, bake=True)
     if not dets:
         ring.state = stream.State.STOPPED
         return
     seq = DetectionSeq.stack(dets, image_size=camera.size)
+    seq.info = info
     if args.detections:
         save_detections(args.detections, seq, camera, args.source)
         summary.detections = str(args.detections)

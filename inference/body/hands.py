@@ -53,7 +53,7 @@ def with_checked_hands(seq: DetectionSeq) -> DetectionSeq:
     """The detections with the hands that fail :func:`checked_hands` marked not found."""
     present = seq.present.copy()
     present[:, PART_HANDS] = checked_hands(seq.kp2d, seq.present)
-    return DetectionSeq(seq.times, seq.image_size, seq.kp2d, seq.kpz, seq.world, present)
+    return DetectionSeq(seq.times, seq.image_size, seq.kp2d, seq.kpz, seq.world, present, seq.info)
 
 
 def hand_confidence(kp2d: np.ndarray) -> np.ndarray:

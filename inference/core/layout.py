@@ -136,6 +136,30 @@ FACE_NOSE_RIDGE = np.array([197, 195, 5, 4])
 # points of the upper face that expressions barely move (forehead, temples, nose bridge): the
 # face stage measures the brows in a frame fitted to them and the eye corners
 FACE_UPPER_RIGID = np.array([10, 151, 9, 8, 168, 21, 251, 54, 284, 103, 332, 67, 297, 109, 338, 127, 356])
+#: The 71 points of each eye's region the iris model (and Holistic's attention face model) refines,
+#: in that model's order: lids, then halos and brows. MediaPipe's image-left eye (around 33, the
+#: subject's right) first, as ``update_face_landmarks_calculator.cc`` lists them.
+FACE_EYE_REGIONS = np.array([
+    [33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173,
+     130, 25, 110, 24, 23, 22, 26, 112, 243, 247, 30, 29, 27, 28, 56, 190,
+     226, 31, 228, 229, 230, 231, 232, 233, 244, 113, 225, 224, 223, 222, 221, 189,
+     35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121, 128, 245,
+     156, 70, 63, 105, 66, 107, 55, 193],
+    [263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398,
+     359, 255, 339, 254, 253, 252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414,
+     446, 261, 448, 449, 450, 451, 452, 453, 464, 342, 445, 444, 443, 442, 441, 413,
+     265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465,
+     383, 300, 293, 334, 296, 336, 285, 417]])
+#: Of each eye region, the first 16 are the lids.
+NUM_EYELID = 16
+#: The 80 lip points Holistic's attention face model refines (``tensors_to_face_landmarks_with_attention.pbtxt``).
+FACE_LIPS_REFINED = np.array([
+    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,
+    78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415,
+    76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306, 184, 74, 73, 72, 11, 302, 303, 304, 408,
+    62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292, 183, 42, 41, 38, 12, 268, 271, 272, 407])
+#: The face mesh without irises: the first 468 of the 478.
+NUM_FACE_MESH = 468
 
 
 # --------------------------------------------------------------------------------------------

@@ -63,11 +63,23 @@ class Detection:
                    kpz=np.zeros(NUM_KEYPOINTS, np.float32), world=np.full((NUM_BODY, 3), np.nan, np.float32))
 
 
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What detected: name ('mediapipe-holistic', 'onnx-holistic'), backend ('mediapipe',
+    'onnxruntime'), provider (where it ran, as the backend reports it) and warning ('' or one
+    line: a device asked for and not available)."""
+    name: str
+    backend: str
+    provider: str
+    warning: str = ""
+
+
 @dataclass
 class DetectionSeq:
     """Detections stacked over T frames (same fields as :class:`Detection` with a leading T axis).
 
-    times (T,) float64 seconds; kp2d (T, 553, 3); kpz (T, 553); world (T, 33, 3); present (T, 4) bool.
+    times (T,) float64 seconds; kp2d (T, 553, 3); kpz (T, 553); world (T, 33, 3); present (T, 4)
+    bool; info: the detector that made them (None when not known, e.g. a cache of an older bake).
     """
 
     times: np.ndarray
@@ -76,6 +88,7 @@ class DetectionSeq:
     kpz: np.ndarray
     world: np.ndarray
     present: np.ndarray
+    info: DetectorInfo | None = None
 
     @classmethod
     def stack(cls, dets: "list[Detection]", image_size: tuple[int, int] | None = None) -> "DetectionSeq":
@@ -93,4 +106,4 @@ class DetectionSeq:
 
     def __getitem__(self, idx) -> "DetectionSeq":
         return DetectionSeq(self.times[idx], self.image_size, self.kp2d[idx], self.kpz[idx],
-                            self.world[idx], self.present[idx])
+                            self.world[idx], self.present[idx], self.info)

@@ -3,5 +3,7 @@
 In: a :class:`~inference.core.records.Frame`; out: a :class:`~inference.core.records.Detection` in
 the layout of :mod:`inference.core.layout` (553 keypoints: body, both hands, face mesh). Open
 ``base`` first (the preprocess / infer / postprocess interface every detector implements), then
-``mediapipe_holistic`` (the embedded default, models bundled in the wheel).
+``factory`` (which detector runs, on which device), ``mediapipe_holistic`` (the embedded default,
+models bundled in the wheel) and ``onnx`` (the same models on ONNX Runtime, converted at set-up by
+``convert``; ``models`` names them).
 """

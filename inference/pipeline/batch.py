@@ -102,4 +102,6 @@ def solve_sequence(seq: DetectionSeq, camera: Camera, model=None, hands: bool = 
                               valid=valid, part_valid=part_valid, frame_times=seq.times, keypoints2d=seq.kp2d,
                               camera=camera, camera_to_world=M, betas=np.asarray(betas),
                               gender=getattr(model, "gender", "neutral"), model_path=str(getattr(model, "path", "")),
-                              warnings=(slide,) if slide else (), floor_height=floor)
+                              warnings=(slide,) if slide else (), floor_height=floor,
+                              **({"detector": seq.info.name, "backend": seq.info.backend, "provider": seq.info.provider}
+                                 if seq.info is not None else {}))

@@ -14,10 +14,14 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.files import write_npz_atomic
 from ..core.layout import NUM_BODY, NUM_KEYPOINTS, NUM_PARTS
-from ..core.records import Camera, DetectionSeq
+from ..core.records import Camera, DetectionSeq, DetectorInfo
 
 DETECTIONS_VERSION = 1
 _DETECTION_KEYS = ("times", "kp2d", "kpz", "world", "present", "image_size", "camera_intrinsics")
+
+
+#: What detected the cache (:class:`DetectorInfo`'s fields, saved as ``detector_<field>``; older caches lack them).
+_INFO_FIELDS = ("name", "backend", "provider", "warning")
 
 
 def save_detections(path: str | os.PathLike, seq: DetectionSeq, camera: Camera, source: str = "") -> None:
@@ -27,7 +31,8 @@ def save_detections(path: str | os.PathLike, seq: DetectionSeq, camera: Camera, 
         "kpz": seq.kpz.astype(np.float32), "world": seq.world.astype(np.float32),
         "present": seq.present.astype(bool), "image_size": np.array(camera.size, np.int32),
         "camera_intrinsics": np.asarray(camera.K, np.float64), "source": np.array(str(source)),
-        "version": np.array(DETECTIONS_VERSION, np.int32)})
+        "version": np.array(DETECTIONS_VERSION, np.int32),
+        **({f"detector_{k}": np.array(getattr(seq.info, k)) for k in _INFO_FIELDS} if seq.info is not None else {})})
 
 
 def load_detections(path: str | os.PathLike) -> tuple[DetectionSeq, Camera]:
@@ -41,6 +46,8 @@ def load_detections(path: str | os.PathLike) -> tuple[DetectionSeq, Camera]:
             if missing:
                 raise InputError(f"DETECTIONS: {path} lacks {', '.join(missing)}; bake the clip again to rebuild the cache")
             arrays = {k: d[k] for k in _DETECTION_KEYS}
+            info = DetectorInfo(*(str(d[f"detector_{k}"]) for k in _INFO_FIELDS)) \
+                if all(f"detector_{k}" in d.files for k in _INFO_FIELDS) else None
     except (OSError, ValueError) as exc:
         raise InputError(f"DETECTIONS: {path} is not a readable detections cache ({exc}); bake the clip again") from None
     T = len(arrays["times"])
@@ -53,5 +60,5 @@ def load_detections(path: str | os.PathLike) -> tuple[DetectionSeq, Camera]:
                          f"{shapes[bad[0]]}; bake the clip again to rebuild the cache")
     size = (int(arrays["image_size"][0]), int(arrays["image_size"][1]))
     seq = DetectionSeq(times=arrays["times"].astype(np.float64), image_size=size, kp2d=arrays["kp2d"],
-                       kpz=arrays["kpz"], world=arrays["world"], present=arrays["present"].astype(bool))
+                       kpz=arrays["kpz"], world=arrays["world"], present=arrays["present"].astype(bool), info=info)
     return seq, Camera(K=arrays["camera_intrinsics"].astype(np.float64), size=size)

@@ -45,6 +45,9 @@ class Motion:
     model_path: str = ""
     warnings: tuple[str, ...] = ()  # one line each, for the user (e.g. pipeline/root_slide.py)
     floor_height: np.ndarray | None = None  # (T,) metres the root was lowered by (pipeline/floor.py); None: 0
+    detector: str = ""         # what detected ("mediapipe-holistic", "onnx-holistic"; "" when not known)
+    backend: str = ""          # … run by ("mediapipe", "onnxruntime")
+    provider: str = ""         # … where (the backend's own word, e.g. "CPUExecutionProvider")
 
     def __post_init__(self) -> None:
         if self.floor_height is None:
@@ -94,7 +97,8 @@ class Motion:
                            camera_to_world=d["camera_to_world"], rest_joints=d["rest_joints"],
                            betas=d["betas"], gender=str(d["gender"]), model_path=str(d["model_path"]),
                            warnings=tuple(str(w) for w in d["warnings"]) if "warnings" in d.files else (),
-                           floor_height=d["floor_height"] if "floor_height" in d.files else None)
+                           floor_height=d["floor_height"] if "floor_height" in d.files else None,
+                           **{k: str(d[k]) for k in ("detector", "backend", "provider") if k in d.files})
         except (OSError, ValueError) as exc:
             raise InputError(f"MOTION: cannot read {path} ({exc}); capture or bake the clip again") from None
 
@@ -119,4 +123,5 @@ class Motion:
             "joints": self.joints.astype(np.float32), "model_path": np.array(self.model_path),
             "warnings": np.array(self.warnings, dtype=np.str_),
             "floor_height": np.asarray(self.floor_height, np.float32),
+            "detector": np.array(self.detector), "backend": np.array(self.backend), "provider": np.array(self.provider),
         }
