@@ -69,7 +69,7 @@ def options(props, mode: str, **extra) -> sess_mod.WorkerOptions:
     return sess_mod.WorkerOptions(mode=mode, source=source,
                                   model=model_path(), fov=float(props.fov), hands=bool(props.use_hands),
                                   face=bool(props.use_face), smoothing=float(props.smoothing),
-                                  device=str(props.device).lower(), **extra)
+                                  device=str(props.device).lower(), detector=str(props.detector).lower(), **extra)
 
 
 def trim(props, max_frames: int = 0) -> tuple[int, int]:

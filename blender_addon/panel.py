@@ -103,6 +103,7 @@ class MOCAP_PT_main(MocapPanel, bpy.types.Panel):
         col.prop(props, "use_face")
         col = layout.column()
         col.prop(props, "smoothing", slider=True)
+        col.prop(props, "detector")
         col.prop(props, "device")
         col.prop(props, "fov")
         col.prop(props, "target")

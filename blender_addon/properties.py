@@ -21,6 +21,11 @@ DEVICE_ITEMS = (
     ("GPU", "GPU", "Run the detector on the GPU"),
     ("CPU", "CPU", "Run the detector on the CPU"),
 )
+DETECTOR_ITEMS = (
+    ("MEDIAPIPE", "MediaPipe", "MediaPipe Holistic's own graph (the fastest on the CPU)"),
+    ("ONNX", "ONNX Runtime", "MediaPipe's models on ONNX Runtime: a bake batches frames, runs on a GPU with the GPU "
+                             "runtime; needs the converted models (scripts/convert_models.py)"),
+)
 
 
 def _is_armature(_self, obj: bpy.types.Object) -> bool:
@@ -58,6 +63,8 @@ class MocapSettings(bpy.types.PropertyGroup):
                                          "the live link lags more)")
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="AUTO",
                          description="Where the detector runs")
+    detector: EnumProperty(name="Detector", items=DETECTOR_ITEMS, default="MEDIAPIPE",
+                           description="What finds the body, hands and face in each frame")
     target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,
                             description="Armature to drive (empty: a new SMPL-X armature is created)")
     retarget_target: PointerProperty(name="Retarget To", type=bpy.types.Object, poll=_is_armature,

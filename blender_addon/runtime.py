@@ -31,6 +31,8 @@ RUNTIME_DIRNAME = "runtime"
 #: numba's cache of the compiled live solver, in the user folder so that updating or reinstalling
 #: the extension (which replaces its own folder) keeps it.
 NUMBA_CACHE_DIRNAME = "numba-cache"
+#: The ONNX detector's converted models, in the extension's user folder (``inference/detect/onnx/store``).
+MODELS_DIRNAME = "models"
 #: The ``.pth`` file that makes the engine importable from anywhere with the runtime's Python.
 PTH_NAME = "smplx_mocap_engine.pth"
 LOG_NAME = "runtime-setup.log"

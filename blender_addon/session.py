@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import numba_cache_dir
+from .runtime import MODELS_DIRNAME, numba_cache_dir
 from ..inference.core.files import partial_files
 from ..inference.core.layout import NUM_EXPRESSION
 from ..inference.core.skeleton import DEFAULT_REST
+from ..inference.detect.onnx.store import MODELS_ENV
 from ..inference.stream.record import FrameLayout
 from ..inference.stream.registry import forget, remember, remove_stale
 from ..inference.stream.ring import Ring
@@ -33,7 +34,7 @@ EXTENSION_ROOT = Path(__file__).resolve().parents[1]
 #: A worker whose heartbeat is older than this is reported as stalled.
 HEARTBEAT_TIMEOUT_S = 5.0
 #: The bundled MediaPipe detector has no GPU path: asked for the GPU, the worker runs on the CPU.
-GPU_NOTE = "GPU not available for the bundled detector: running on the CPU"
+GPU_NOTE = "GPU not available for the MediaPipe detector: running on the CPU"
 RING_SLOTS = {"live": 8, "bake": 256, "resolve": 8}
 
 
@@ -87,13 +88,14 @@ class WorkerOptions:
     detections: str = ""
     out: str = ""
     device: str = "auto"
+    detector: str = "mediapipe"       # mediapipe or onnx
     max_frames: int = 0
     start_frame: int = 0              # frames skipped at the start (a trim)
 
     def argv(self, ring: Ring) -> list[str]:
         a = ["-m", "inference.app.worker", "--ring", str(ring.path), "--token", ring.token_hex,
              "--mode", self.mode, "--smoothing", repr(float(self.smoothing)), "--fov", repr(float(self.fov)),
-             "--device", self.device.lower()]
+             "--device", self.device.lower(), "--detector", self.detector.lower()]
         if self.source:
             a += ["--source", self.source]
         for flag, value in (("--model", self.model), ("--detections", self.detections), ("--out", self.out)):
@@ -267,6 +269,7 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
     env["PYTHONPATH"] = str(EXTENSION_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir(user)))   # the setup compiled the live solver there
+    env.setdefault(MODELS_ENV, str(user / MODELS_DIRNAME))          # the ONNX detector's converted models
     for var in ("PYTHONHOME", "PYTHONSTARTUP"):   # Blender's own settings must not leak into the worker
         env.pop(var, None)
     try:
@@ -285,8 +288,8 @@ def start(python: str, options: WorkerOptions, user_dir: str | os.PathLike) -> W
     sess = WorkerSession(options=options, ring=ring, process=proc, log_path=log_path, registry=registry)
     sess.status.state = "starting"
     sess.status.mode = options.mode
-    if options.device.lower() == "gpu" and options.mode != "resolve":
-        sess.status.note = GPU_NOTE
+    if options.device.lower() == "gpu" and options.detector.lower() == "mediapipe" and options.mode != "resolve":
+        sess.status.note = GPU_NOTE     # the ONNX detector's worker says it in the ring's notice when it must
     return sess
 
 

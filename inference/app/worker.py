@@ -265,10 +265,11 @@ def stream_source(args: argparse.Namespace, ring: stream.Ring, stop: threading.E
         detector, info = make_detector(args.detector, static_images=src.kind in ("image", "folder"), hands=hands,
                                        face=face, device=args.device)
         summary.device = info.provider
-        if info.warning:             # the log; the add-on says it in the status line (session.GPU_NOTE)
+        if info.warning:
             print(f"warning: {info.warning}", file=sys.stderr)
         with compile_notice(ring):   # LivePipeline loads (or compiles) the live solver
             pipe = LivePipeline(camera, model=model, hands=hands, face=face, smoothing=args.smoothing)
+        ring.notice = info.warning   # a device asked for and not found: the add-on's status line says it
         layout, record = ring.layout, np.empty(ring.layout.record_len, np.float32)
         meter, rest_sent = RateMeter(), False
         ring.progress = (0, total)

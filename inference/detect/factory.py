@@ -26,7 +26,7 @@ def make_detector(kind: str = "mediapipe", static_images: bool = False, hands: b
     if kind == "onnx":
         from .onnx.holistic import OnnxHolisticDetector  # noqa: PLC0415 (loads ONNX Runtime)
         detector = OnnxHolisticDetector(static_images=static_images, hands=hands, face=face, device=device)
-        return detector, DetectorInfo(detector.name, "onnxruntime", detector.provider, detector.warning)
+        return detector, DetectorInfo(detector.name, detector.backend, detector.provider, detector.warning)
     from .mediapipe_holistic import MediaPipeHolisticDetector  # noqa: PLC0415 (loads MediaPipe)
     warning = ("the MediaPipe detector runs on the CPU only (--detector onnx runs on a GPU): using the CPU"
                if device == "gpu" else "")

@@ -159,6 +159,34 @@ def test_a_gpu_the_detector_cannot_use_is_said_in_the_status_line(installed_addo
         cpu.stop()
 
 
+@pytest.mark.skipif(not MEGAMIND.is_file(), reason="shared data missing")
+def test_a_bake_with_the_onnx_detector_keys_its_capture_and_says_a_missing_gpu(installed_addon, worker_python,
+                                                                              frames_folder, no_leaks):
+    """The panel's Detector: ONNX Runtime bakes through the converted models (scripts/test.sh made them;
+    the worker finds them through SMPLX_MOCAP_MODELS, else the user folder's ``models``); its npz says
+    what ran; on a machine without a GPU, Device GPU is said in the status line while it runs."""
+    props = setup_capture(worker_python, MEGAMIND)
+    props.detector = "ONNX"
+    assert bpy.ops.mocap.bake(max_frames=8) == {"FINISHED"}
+    session = addon("blender_addon.session")
+    assert session.status().state == "done"
+    with np.load(props.target["smplx_mocap_motion"], allow_pickle=False) as d:
+        assert (str(d["detector"]), str(d["backend"]), str(d["provider"])) == \
+            ("onnx-holistic", "onnxruntime", "CPUExecutionProvider")
+        assert d["valid"].sum() >= 6
+    launch = addon("blender_addon.launch")
+    opts = session.WorkerOptions(mode="live", source=str(frames_folder), device="GPU", detector="onnx")
+    sess = session.start(worker_python, opts, launch.user_dir())
+    try:
+        end = time.monotonic() + 120
+        while "GPU requested" not in sess.poll().line() and time.monotonic() < end and not sess.finished:
+            time.sleep(0.05)
+        line = sess.poll().line()
+        assert "GPU requested" in line and "running on the CPU" in line and session.GPU_NOTE not in line, line
+    finally:
+        sess.stop()
+
+
 def test_status_says_what_matters_and_a_failed_start_replaces_the_old_error(installed_addon, worker_python, tmp_path):
     session = addon("blender_addon.session")
     live = session.Status(state="running", mode="live", fps=20.0, latency_ms=35.0).line()

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from inference.detect.models import MEDIAPIPE_VERSION, MODELS, OPSET
-from inference.detect.onnx.runner import CPU, CUDA, TENSORRT, OrtModel, choose_providers
+from inference.detect.onnx.runner import (CPU, CUDA, ORT_BACKEND, TENSORRT, TORCH_BACKEND, OrtModel,
+                                         choose_backend, choose_providers)
 from inference.detect.onnx.store import MANIFEST, ModelStoreError, model_bytes, read_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,3 +131,11 @@ def test_a_gpu_asked_for_on_this_machine_runs_on_the_cpu_and_says_so(onnx_models
     model = OrtModel(model_bytes(onnx_models, "hand_recrop"), "hand_recrop", device="gpu")
     assert model.provider == CPU and "running on the CPU" in model.warning
     assert model(np.zeros((1, 256, 256, 3), np.float32))
+
+
+def test_pytorch_runs_the_models_only_where_it_alone_reaches_a_gpu():
+    assert choose_backend("auto", [CPU], torch_cuda=True) == TORCH_BACKEND        # the GPU machine: torch + CPU ORT
+    assert choose_backend("gpu", [CPU], torch_cuda=True) == TORCH_BACKEND
+    assert choose_backend("cpu", [CPU], torch_cuda=True) == ORT_BACKEND
+    assert choose_backend("gpu", [CUDA, CPU], torch_cuda=True) == ORT_BACKEND     # onnxruntime-gpu first
+    assert choose_backend("gpu", [CPU], torch_cuda=False) == ORT_BACKEND          # then the CPU, with a warning

@@ -19,7 +19,7 @@ from ...core.records import Detection, Frame
 from .face_landmarks import HolisticFace
 from .hand_landmarks import HolisticHands
 from .pose import PoseTracker
-from .runner import OrtModel
+from .runner import TORCH_BACKEND, OrtModel, choose_backend, torch_has_cuda
 from .store import default_dir, model_bytes, read_manifest
 
 #: Where TensorRT keeps its engines and timing cache, inside the models folder.
@@ -29,9 +29,10 @@ ENGINE_CACHE = "tensorrt"
 class OnnxHolisticDetector:
     """Body (33 landmarks + metric world), both hands (21 each) and the face (478) from the ONNX
     models in ``models_dir`` (default: :func:`.store.default_dir`), on ``device`` ('auto', 'gpu'
-    or 'cpu'). ``provider`` says where they run; ``warning`` is '' or one line (a GPU asked for
-    and not found). Raises :class:`.store.ModelStoreError` (one line) when a model is missing or
-    damaged."""
+    or 'cpu'), by ONNX Runtime or, for a GPU only PyTorch can reach, PyTorch (``backend``,
+    :func:`.runner.choose_backend`). ``provider`` says where they run; ``warning`` is '' or one
+    line (a GPU asked for and not found). Raises :class:`.store.ModelStoreError` (one line) when a
+    model is missing or damaged."""
 
     name = "onnx-holistic"
 
@@ -39,9 +40,15 @@ class OnnxHolisticDetector:
                  models_dir: Path | None = None, threads: int = 0):
         folder = Path(models_dir) if models_dir is not None else default_dir()
         entries = read_manifest(folder)
+        import onnxruntime as ort  # noqa: PLC0415 (the worker's environment)
+        self.backend = choose_backend(device, ort.get_available_providers(), device != "cpu" and torch_has_cuda())
+        if self.backend == TORCH_BACKEND:
+            from .runner_torch import TorchModel as Model  # noqa: PLC0415 (PyTorch: the GPU machine)
+        else:
+            Model = OrtModel
 
-        def load(name: str) -> OrtModel:
-            return OrtModel(model_bytes(folder, name, entries), name, device, threads, folder / ENGINE_CACHE)
+        def load(name: str):
+            return Model(model_bytes(folder, name, entries), name, device, threads, folder / ENGINE_CACHE)
 
         detection, landmarks = load("pose_detection"), load("pose_landmark_full")
         self.pose = PoseTracker(detection, landmarks, static=static_images)

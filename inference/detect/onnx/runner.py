@@ -77,3 +77,23 @@ class OrtModel:
         """(N, H, W, 3) float32 → {output name: (N, …) array}."""
         outputs = self.session.run(self.output_names, {self.input_name: np.ascontiguousarray(batch, np.float32)})
         return dict(zip(self.output_names, outputs))
+
+
+#: The two backends: ONNX Runtime (every device) and PyTorch (a GPU where ONNX Runtime has none).
+ORT_BACKEND, TORCH_BACKEND = "onnxruntime", "torch"
+
+
+def choose_backend(device: str, ort_providers: list[str] | tuple[str, ...], torch_cuda: bool) -> str:
+    """ONNX Runtime, unless a GPU is wanted ('auto' or 'gpu'), this ONNX Runtime has no GPU
+    provider and PyTorch has CUDA (the GPU machine that has PyTorch but not ``onnxruntime-gpu``)."""
+    ort_gpu = any(p in ort_providers for p in (TENSORRT, CUDA))
+    return TORCH_BACKEND if device != "cpu" and not ort_gpu and torch_cuda else ORT_BACKEND
+
+
+def torch_has_cuda() -> bool:
+    """Whether PyTorch is installed here and sees a CUDA device (False without PyTorch)."""
+    try:
+        import torch  # noqa: PLC0415 (optional: only the GPU path uses it)
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
