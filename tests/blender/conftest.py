@@ -113,6 +113,25 @@ def armature_from_rig(data, name: str = "target"):
     return obj
 
 
+def amass_take(stop: int = 200, step: int = 20):
+    """A new SMPL-X armature (the installed add-on's) keyed with every ``step``-th frame of the AMASS
+    sample below ``stop``, one per scene frame from 1: (armature, frames (T,))."""
+    import importlib
+
+    import numpy as np
+    from support.amass import amass_local_rotations
+    from inference.core import rotations as rot
+
+    armature = importlib.import_module(f"{MODULE}.blender_addon.armature")
+    keys = importlib.import_module(f"{MODULE}.blender_addon.keys")
+    source = armature.build_armature(bpy.context)
+    L, trans, _ = amass_local_rotations()
+    take = np.arange(0, stop, step)
+    frames = np.arange(1.0, 1.0 + len(take))
+    keys.write_keys(source, frames, rot.to_quat(L[take]), trans[take], armature.rest_heads(source)[0])
+    return source, frames
+
+
 def enable(module: str = MODULE) -> None:
     result = bpy.ops.preferences.addon_enable(module=module)
     assert result == {"FINISHED"} and module in bpy.context.preferences.addons, f"enabling {module} failed"

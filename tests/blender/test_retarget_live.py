@@ -17,8 +17,7 @@ import bpy
 import numpy as np
 import pytest
 
-from conftest import MODULE
-from support.amass import amass_local_rotations
+from conftest import MODULE, amass_take
 from support.anny_rigs import load_rig, pose_world
 from test_capture_session import frames_folder, keyed_frames, setup_capture  # noqa: F401 (fixture)
 from test_extension import CheckedLayout
@@ -146,23 +145,13 @@ def test_live_link_poses_and_records_the_character(installed_addon, worker_pytho
     assert jaw.evaluate(frames[-1]) == pytest.approx(got["arkit"][-1, ARKIT_NAMES.index("jawOpen")], abs=1e-5)
 
 
-def _keyed_source():
-    armature, keys = addon("blender_addon.armature"), addon("blender_addon.keys")
-    source = armature.build_armature(bpy.context)
-    L, trans, _ = amass_local_rotations()
-    take = np.arange(0, 200, 20)
-    frames = np.arange(1.0, 1.0 + len(take))
-    keys.write_keys(source, frames, rot.to_quat(L[take]), trans[take], armature.rest_heads(source)[0])
-    return source, frames
-
-
 def _row(props, joint):
     return next(r for r in props.bone_map if r.joint == joint)
 
 
 def test_map_editor_detect_edit_save_load_and_retarget_take_uses_it(installed_addon, tmp_path):
     glue, panel = addon("blender_addon.retarget"), addon("blender_addon.retarget_panel")
-    source, frames = _keyed_source()
+    source, frames = amass_take()
     target, _ = _target(load_rig("mixamo"))
     props = bpy.context.scene.smplx_mocap
     props.target, props.retarget_target = source, target
@@ -245,7 +234,7 @@ def test_bad_presets_are_one_line_and_change_nothing(installed_addon, tmp_path):
         bpy.ops.mocap.save_rig_map(filepath=str(tmp_path / "no_folder" / "map.json"))
     assert "cannot write" in str(info.value)
     # a stored map that no longer fits the rig (a bone renamed since) stops Retarget Take in one line
-    source, _ = _keyed_source()
+    source, _ = amass_take()
     props.target = source
     target.data.bones["mixamorig:Head"].name = "Head_renamed"
     with pytest.raises(RuntimeError) as info:

@@ -11,9 +11,7 @@ import bpy
 import numpy as np
 import pytest
 
-from conftest import MODULE
-from support.amass import amass_local_rotations
-from inference.core import rotations as rot
+from conftest import MODULE, amass_take
 
 #: (SMPL-X joint → its child joint, Rigify deform bone → the deform bone at the child joint)
 SEGMENTS = (("left_shoulder", "left_elbow", "DEF-upper_arm.L", "DEF-forearm.L"),
@@ -67,12 +65,8 @@ def test_a_generated_rigify_rig_is_driven_through_its_fk_controls(installed_addo
     switches = [pb.name for pb in rig.pose.bones if "IK_FK" in pb.keys()]
     assert len(switches) == 4 and all(rig.pose.bones[n]["IK_FK"] == 0.0 for n in switches)   # generated in IK
 
-    armature, keys = addon("blender_addon.armature"), addon("blender_addon.keys")
-    source = armature.build_armature(bpy.context)
-    L, trans, _ = amass_local_rotations()
-    take = np.arange(0, 400, 20)
-    frames = np.arange(1.0, 1.0 + len(take))
-    keys.write_keys(source, frames, rot.to_quat(L[take]), trans[take], armature.rest_heads(source)[0])
+    source, frames = amass_take(stop=400)
+    keys = addon("blender_addon.keys")
     props = bpy.context.scene.smplx_mocap
     props.target, props.retarget_target = source, rig
     assert bpy.ops.mocap.retarget_take() == {"FINISHED"}
