@@ -1,8 +1,8 @@
-"""Add-on preferences: the SMPL-X model file, the worker's Python, and the runtime setup button."""
+"""Add-on preferences: the SMPL-X model file, the worker's Python, and the runtime setup (its device and button)."""
 from __future__ import annotations
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from . import runtime
@@ -50,6 +50,10 @@ class MocapPreferences(bpy.types.AddonPreferences):
         name="Worker Python", subtype="FILE_PATH",
         description="Python 3.11 interpreter with the worker's packages. Empty: the private runtime "
                     "made by 'Set up inference runtime'")
+    runtime_device: EnumProperty(
+        name="Runtime Device", items=runtime.DEVICE_ITEMS, default=runtime.DEVICE_CPU,
+        description="What 'Set up inference runtime' installs: the CPU runtime, or also ONNX Runtime for an "
+                    "NVIDIA GPU (checked first: without a usable GPU it sets up the CPU runtime and says why)")
 
     def draw(self, context):
         layout = self.layout
@@ -65,11 +69,17 @@ class MocapPreferences(bpy.types.AddonPreferences):
         box.label(text=line, icon="INFO")
         running = runtime.active_job() is not None and runtime.active_job().state.running
         row = box.row()
+        row.enabled = not running
+        row.prop(self, "runtime_device", expand=True)
+        row = box.row()
         row.enabled = not running and bpy.app.online_access
         row.operator("mocap.setup_runtime", icon="CONSOLE")
         col = box.column(align=True)
         col.label(text=f"Downloads about {runtime.megabytes(runtime.DOWNLOAD_BYTES)} from PyPI and installs about "
                        f"{runtime.megabytes(runtime.INSTALLED_BYTES)} in this add-on's user folder; it asks first.")
+        if self.runtime_device == runtime.DEVICE_GPU:
+            col.label(text=f"GPU (NVIDIA): about {runtime.megabytes(runtime.GPU_DOWNLOAD_BYTES)} more (onnxruntime-gpu, "
+                           f"CUDA 13, cuDNN 9) and the detector models converted; needs a driver 580 or newer.")
         if not bpy.app.online_access:   # Blender's rule: nothing is downloaded while this is off
             col.label(text="Online access is off: the setup cannot download. Allow it here, or pick a "
                            "Python 3.11 that has the packages as Worker Python.", icon="ERROR")

@@ -7,6 +7,12 @@ output appended to ``<user dir>/runtime-setup.log``; :class:`SetupJob` is polled
 modal operator, or waited on by scripts, and turns pip's output into stages (:mod:`.setup_stages`).
 A setup that would download is refused while Blender's online access is off (the caller passes
 ``bpy.app.online_access``). Standard library only (plus ``bpy`` for the user folder).
+
+The "GPU (NVIDIA)" runtime device adds steps after the normal ones when :mod:`.gpu_probe` finds a usable
+GPU: the CPU ``onnxruntime`` swapped for the pinned ``onnxruntime-gpu`` and its CUDA / cuDNN wheels
+(``requirements-gpu.txt``), the detector models converted to ONNX into ``<user dir>/models`` by a
+converter environment that exists only while it converts, and a check of the provider a session really
+gets. Without a usable GPU the CPU runtime is set up and the probe's line says why.
 """
 from __future__ import annotations
 
@@ -22,17 +28,23 @@ from typing import Sequence
 
 from ..inference.avatar.fetch import WHEEL_MB, WHEEL_PIN
 from ..inference.core.errors import MocapError
+from .gpu_probe import GpuProbe, probe_nvidia
 from .setup_stages import count_installed, failure_reason, pip_progress, read_pip_output, timed_fraction
 
 EXTENSION_ROOT = Path(__file__).resolve().parents[1]
 ADDON_PACKAGE = __package__.rpartition(".")[0] or __package__
 REQUIREMENTS = EXTENSION_ROOT / "requirements-worker.txt"
+#: The GPU option's pins (onnxruntime-gpu and the CUDA 13 / cuDNN 9 wheels), and the converter's.
+GPU_REQUIREMENTS = EXTENSION_ROOT / "requirements-gpu.txt"
+CONVERT_REQUIREMENTS = EXTENSION_ROOT / "requirements-convert.txt"
 RUNTIME_DIRNAME = "runtime"
 #: numba's cache of the compiled live solver, in the user folder so that updating or reinstalling
 #: the extension (which replaces its own folder) keeps it.
 NUMBA_CACHE_DIRNAME = "numba-cache"
 #: The ONNX detector's converted models, in the extension's user folder (``inference/detect/onnx/store``).
 MODELS_DIRNAME = "models"
+#: The model converter's environment (tensorflow-cpu, tf2onnx): made, used and deleted by the GPU set-up.
+CONVERTER_DIRNAME = "converter"
 #: The ``.pth`` file that makes the engine importable from anywhere with the runtime's Python.
 PTH_NAME = "smplx_mocap_engine.pth"
 LOG_NAME = "runtime-setup.log"
@@ -42,8 +54,8 @@ PYTHON_NAMES = ("python3.11", "python3", "python")
 NO_RUNTIME_MESSAGE = "Set up the inference runtime in Preferences or pick a Python"
 #: What the pins of requirements-worker.txt weigh (measured on Linux x86-64, Python 3.11: 30 wheels,
 #: the venv with pip; README): what the setup says before it starts and the free space it wants.
-DOWNLOAD_BYTES = 349_000_000      # 321 MB + onnxruntime's 28 MB wheel
-INSTALLED_BYTES = 1_260_000_000    # 1.18 GB + onnxruntime's 78 MB
+DOWNLOAD_BYTES = 371_000_000      # 321 MB + onnxruntime's 28 MB + ai-edge-litert's 22 MB wheel
+INSTALLED_BYTES = 1_320_000_000    # 1.18 GB + onnxruntime's 78 MB + ai-edge-litert's 60 MB
 #: Seconds the timed steps usually take on 2 cores (venv 7-11 s, compile 25-36 s; README), for a
 #: progress bar that moves while they run.
 VENV_SECONDS = 10.0
@@ -53,7 +65,34 @@ COMPILE_LABEL = f"Compiling the live solver (once, about {COMPILE_SECONDS:.0f} s
 AVATAR_SECONDS = 15.0
 AVATAR_LABEL = "Preparing the default avatar"
 #: The pinned packages the confirmation names (the rest are their dependencies).
-NAMED_PACKAGES = "MediaPipe, ONNX Runtime, NumPy, SciPy, OpenCV, JAX, numba"
+NAMED_PACKAGES = "MediaPipe, LiteRT, ONNX Runtime, NumPy, SciPy, OpenCV, JAX, numba"
+
+#: The runtime devices the preferences offer (EnumProperty items): the CPU runtime, or the CPU runtime
+#: plus ONNX Runtime on an NVIDIA GPU.
+DEVICE_CPU, DEVICE_GPU = "CPU", "GPU"
+DEVICE_ITEMS = ((DEVICE_CPU, "CPU", "MediaPipe and ONNX Runtime on the CPU (no GPU download)"),
+                (DEVICE_GPU, "GPU (NVIDIA)", "Also installs ONNX Runtime for NVIDIA GPUs (CUDA 13, cuDNN 9) and "
+                                             "converts the detector models; needs an NVIDIA driver 580 or newer"))
+#: What the GPU option adds, measured from the pinned wheels themselves (Linux x86-64, Python 3.11:
+#: sizes and the uncompressed sizes in their zip directories; README): requirements-gpu.txt's 8 wheels,
+#: and the converter's 41 (requirements-convert.txt and what they pull in), deleted after converting.
+GPU_DOWNLOAD_BYTES = 1_602_000_000      # onnxruntime-gpu 256 MB, cuDNN 517 MB, cuBLAS 423 MB, cuFFT 214 MB, ...
+GPU_INSTALLED_BYTES = 2_645_000_000     # less the 78 MB of the CPU onnxruntime it replaces
+CONVERTER_DOWNLOAD_BYTES = 348_000_000
+CONVERTER_INSTALLED_BYTES = 1_310_000_000
+MODELS_BYTES = 46_000_000               # the 8 converted detector models and their manifest
+#: The download rate the time estimates assume (a home connection; a fast mirror is 10x that), and
+#: pip's install rate (1.18 GB unpacked in about 30 s on 2 cores; README).
+ESTIMATE_BYTES_PER_S = 10_000_000
+INSTALL_BYTES_PER_S = 40_000_000
+#: Converting the 8 models took 19 s on 2 cores (tensorflow's import is most of it).
+CONVERT_SECONDS = 20.0
+CONVERT_LABEL = "Converting the detector models to ONNX"
+GPU_CHECK_LABEL = "Checking ONNX Runtime on the GPU"
+#: The small model the GPU check runs (0.1 MB): the provider a session gets does not depend on it.
+CHECK_MODEL = "hand_recrop"
+#: Words the GPU check prints when ONNX Runtime runs on the CPU after all (the job reports them as a warning).
+CPU_FALLBACK = "running on the CPU"
 
 
 class RuntimeSetupError(MocapError):
@@ -86,6 +125,14 @@ class RuntimePaths:
     def numba_cache(self) -> Path:
         return numba_cache_dir(self.user_dir)
 
+    @property
+    def models(self) -> Path:
+        return self.user_dir / MODELS_DIRNAME
+
+    @property
+    def converter(self) -> Path:
+        return self.user_dir / CONVERTER_DIRNAME
+
 
 def numba_cache_dir(user_dir: str | os.PathLike) -> Path:
     """Where the worker and the setup keep numba's cache of the compiled live solver."""
@@ -105,6 +152,7 @@ class Step:
     expected_items: int = 0  # pip: number of pinned requirements
     site_packages: Path | None = None
     expected_s: float = 0.0
+    reports: bool = False    # its last output line is a notice for the user (the GPU check)
 
 
 @dataclass
@@ -132,7 +180,7 @@ def venv_site_packages(venv: Path) -> Path:
 
 
 def megabytes(n: int) -> str:
-    """``349 MB`` / ``1.3 GB``: a size as the setup's messages say it."""
+    """``371 MB`` / ``1.3 GB``: a size as the setup's messages say it."""
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
@@ -150,9 +198,27 @@ def offline_message(override: bool = False) -> str:
             "from PyPI), or pick a Python 3.11 that has its packages as Worker Python")
 
 
-def check_free_space(free: int, folder: Path) -> None:
-    """Raise :class:`RuntimeSetupError` when ``free`` bytes cannot hold the download and the venv."""
+def needed_bytes(device: str = DEVICE_CPU) -> int:
+    """Disk the setup wants: the downloads (pip's cache) and what they install; the GPU option adds its
+    wheels, the converter (there until the models are converted) and the models."""
     need = DOWNLOAD_BYTES + INSTALLED_BYTES
+    if device == DEVICE_GPU:
+        need += (GPU_DOWNLOAD_BYTES + GPU_INSTALLED_BYTES + CONVERTER_DOWNLOAD_BYTES + CONVERTER_INSTALLED_BYTES
+                 + MODELS_BYTES)
+    return need
+
+
+def gpu_extra_seconds() -> float:
+    """What the GPU option adds to the setup's time (an estimate: downloads at
+    :data:`ESTIMATE_BYTES_PER_S`, installs at :data:`INSTALL_BYTES_PER_S`, the measured conversion)."""
+    downloads_ = GPU_DOWNLOAD_BYTES + CONVERTER_DOWNLOAD_BYTES
+    installs = GPU_INSTALLED_BYTES + CONVERTER_INSTALLED_BYTES
+    return downloads_ / ESTIMATE_BYTES_PER_S + installs / INSTALL_BYTES_PER_S + VENV_SECONDS + CONVERT_SECONDS
+
+
+def check_free_space(free: int, folder: Path, device: str = DEVICE_CPU) -> None:
+    """Raise :class:`RuntimeSetupError` when ``free`` bytes cannot hold the download and the venv."""
+    need = needed_bytes(device)
     if free < need:
         raise RuntimeSetupError(f"the setup needs about {megabytes(need)} free on the disk of {folder} "
                                 f"({megabytes(free)} free): free space or pick a Python 3.11 with the packages")
@@ -160,6 +226,15 @@ def check_free_space(free: int, folder: Path) -> None:
 
 def is_executable(path: str | os.PathLike) -> bool:
     return bool(str(path)) and os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def pinned_version(requirements: Path, name: str) -> str:
+    """The version ``name`` is pinned to (``name==version``) in a requirements file, or ''."""
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        pin, _, version = line.split("#", 1)[0].strip().partition("==")
+        if pin.strip().lower() == name.lower():
+            return version.strip()
+    return ""
 
 
 def requirements_digest(requirements: Path = REQUIREMENTS) -> str:
@@ -254,7 +329,8 @@ def status_line(prefs, paths: RuntimePaths | None = None) -> str:
         return "No inference runtime: click Set up inference runtime"
     if paths.stamp.read_text().strip() != requirements_digest():
         return f"Runtime outdated (new pins): set it up again ({paths.venv})"
-    return f"Runtime ready: {paths.python}"
+    said = f" ({job.notices[-1]})" if job is not None and job.state.phase == "done" and job.notices else ""
+    return f"Runtime ready: {paths.python}{said}"
 
 
 def _abspath(path: str) -> str:
@@ -282,13 +358,42 @@ def confirmation_lines(paths: RuntimePaths, base_python: str | None = None) -> l
             f"Esc cancels. Log: {paths.log}"]
 
 
+def gpu_confirmation_lines(paths: RuntimePaths, gpu: GpuProbe) -> list[str]:
+    """What the GPU option adds, said before it starts: the probe's verdict, and when the GPU is
+    usable what it downloads and installs, the converter that is deleted, the time it adds."""
+    if not gpu.usable:
+        return [gpu.message]
+    ort = pinned_version(GPU_REQUIREMENTS, "onnxruntime-gpu")
+    cudnn = pinned_version(GPU_REQUIREMENTS, "nvidia-cudnn-cu13")
+    return [f"{gpu.message}: the GPU option then, in the same environment,",
+            f"    downloads about {megabytes(GPU_DOWNLOAD_BYTES)} more: onnxruntime-gpu {ort} with CUDA 13.0 and "
+            f"cuDNN {cudnn} ({count_requirements(GPU_REQUIREMENTS)} pinned wheels),",
+            f"    installs about {megabytes(GPU_INSTALLED_BYTES)} more, replacing the CPU ONNX Runtime;",
+            f"    converts the detector models into {paths.models} ({megabytes(MODELS_BYTES)}) with a converter",
+            f"    (TensorFlow, tf2onnx: {megabytes(CONVERTER_DOWNLOAD_BYTES)}, {megabytes(CONVERTER_INSTALLED_BYTES)}) "
+            f"in {paths.converter.name}/, deleted once it has converted them;",
+            f"    then checks that ONNX Runtime really runs on the GPU. About {gpu_extra_seconds() / 60:.0f} min more "
+            f"at {ESTIMATE_BYTES_PER_S / 1e6:.0f} MB/s (estimate)."]
+
+
+def gpu_runtime_installed(site_packages: Path) -> bool:
+    """Whether ``onnxruntime-gpu`` is installed there (a GPU setup ran before)."""
+    return any(site_packages.glob("onnxruntime_gpu-*.dist-info"))
+
+
 def setup_steps(base_python: str, paths: RuntimePaths, requirements: Path = REQUIREMENTS,
-                skip_pip: bool = False, pip_args: Sequence[str] = ()) -> list[Step]:
+                skip_pip: bool = False, pip_args: Sequence[str] = (), device: str = DEVICE_CPU) -> list[Step]:
     """The child processes that build the runtime, in order; weights follow their measured times
-    on 2 cores (venv 7-11 s, pip 41 s: 11 s downloading and 30 s installing, compile 36 s; README)."""
+    on 2 cores (venv 7-11 s, pip 41 s: 11 s downloading and 30 s installing, compile 36 s; README).
+    ``device`` :data:`DEVICE_GPU` (a usable GPU, :mod:`.gpu_probe`) adds :func:`gpu_steps` at the end."""
     steps = [Step("Creating the environment",
                   (base_python, "-m", "venv", *(("--without-pip",) if skip_pip else ()), str(paths.venv)), 0.08,
                   expected_s=VENV_SECONDS)]
+    if not skip_pip and gpu_runtime_installed(venv_site_packages(paths.venv)):
+        # onnxruntime-gpu and the pins' onnxruntime share one package folder: remove the GPU one before
+        # pip installs the CPU one over it, so that neither leaves the other's files half replaced
+        steps.append(Step("Removing the GPU ONNX Runtime", _pip(paths.python, "uninstall", "-y", "onnxruntime-gpu"),
+                          0.02))
     if not skip_pip:
         steps.append(Step("Installing the pinned packages",
                           (str(paths.python), "-m", "pip", "install", "--disable-pip-version-check",
@@ -306,7 +411,40 @@ def setup_steps(base_python: str, paths: RuntimePaths, requirements: Path = REQU
         steps.append(Step(COMPILE_LABEL,
                           (str(paths.python), "-c", _WARM_UP % (str(EXTENSION_ROOT), str(paths.numba_cache))), 0.29,
                           expected_s=COMPILE_SECONDS))
+        if device == DEVICE_GPU:
+            steps.extend(gpu_steps(base_python, paths, pip_args))
     return steps
+
+
+def _pip(python: Path, *args: str) -> tuple[str, ...]:
+    return (str(python), "-m", "pip", *args[:1], "--disable-pip-version-check", "--no-input", *args[1:])
+
+
+def gpu_steps(base_python: str, paths: RuntimePaths, pip_args: Sequence[str] = ()) -> list[Step]:
+    """After the CPU runtime: onnxruntime → onnxruntime-gpu with its CUDA / cuDNN wheels, the converter's
+    environment, the conversion into ``<user dir>/models``, the converter deleted, the provider checked.
+    Weights against the CPU steps' by size (1.6 GB + 0.35 GB of downloads against 0.35 GB)."""
+    worker_site = venv_site_packages(paths.venv)
+    converter_python = venv_python(paths.converter)
+    return [
+        # both packages install the folder `onnxruntime`: uninstall the CPU one, then install the GPU one
+        Step("Removing the CPU-only ONNX Runtime", _pip(paths.python, "uninstall", "-y", "onnxruntime"), 0.02),
+        Step("Installing ONNX Runtime for NVIDIA GPUs",
+             _pip(paths.python, "install", *pip_args, "-r", str(GPU_REQUIREMENTS), "-c", str(REQUIREMENTS)),
+             2.4, count_requirements(GPU_REQUIREMENTS), worker_site),
+        # --clear: a converter left by a cancelled setup is started afresh
+        Step("Creating the converter environment", (base_python, "-m", "venv", "--clear", str(paths.converter)),
+             0.08, expected_s=VENV_SECONDS),
+        Step("Installing the model converter",
+             _pip(converter_python, "install", *pip_args, "-r", str(CONVERT_REQUIREMENTS)),
+             0.7, count_requirements(CONVERT_REQUIREMENTS), venv_site_packages(paths.converter)),
+        Step(CONVERT_LABEL, (str(converter_python), "-c", _CONVERT % str(EXTENSION_ROOT), "--mediapipe-site",
+                             str(worker_site), "--out", str(paths.models)), 0.16, expected_s=CONVERT_SECONDS),
+        Step("Removing the converter environment", (base_python, "-c", _REMOVE_TREE, str(paths.converter)), 0.03),
+        Step(GPU_CHECK_LABEL, (str(paths.python), "-c", _GPU_CHECK % (str(EXTENSION_ROOT), str(paths.models),
+                                                                       CHECK_MODEL, CPU_FALLBACK)), 0.03,
+             reports=True),
+    ]
 
 
 #: Writes a .pth into the venv's site-packages naming the extension folder: ``python -m inference``
@@ -315,6 +453,50 @@ _ENGINE_PTH = """import pathlib, sysconfig
 pth = pathlib.Path(sysconfig.get_paths()["purelib"], %r)
 pth.write_text(%r + "\\n", encoding="utf-8")
 print("engine importable:", pth)
+"""
+
+#: The converter's entry point (``python -m inference.detect.convert``) from the extension's folder:
+#: the converter's environment has no .pth naming it, and the setup's children start in Blender's folder.
+_CONVERT = """import sys
+sys.path.insert(0, %r)
+from inference.detect.convert.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+_REMOVE_TREE = """import shutil, sys
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+print("removed", sys.argv[1])
+"""
+
+#: Which provider a session on a converted model really gets (onnxruntime-gpu falls back to the CPU
+#: without a word); the last line says it, and why when it is the CPU. The set-up stands either way.
+_GPU_CHECK = """import sys
+from pathlib import Path
+sys.path.insert(0, %r)
+from inference.core.errors import MocapError
+from inference.detect.onnx.store import model_bytes, read_manifest
+import onnxruntime as ort
+
+folder, name, cpu_words = Path(%r), %r, %r
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+try:
+    entries = read_manifest(folder)
+    data = model_bytes(folder, name if name in entries else min(entries), entries)
+except MocapError as exc:
+    sys.exit(f"cannot check the GPU: {exc}")
+available = ort.get_available_providers()
+if CUDA in available and hasattr(ort, "preload_dlls"):
+    ort.preload_dlls()   # the nvidia-* wheels' CUDA and cuDNN libraries: ONNX Runtime does not find them alone
+options = ort.SessionOptions()
+options.log_severity_level = 3
+used = ort.InferenceSession(data, options, providers=[p for p in (CUDA, CPU) if p in available]).get_providers()[0]
+version = f"ONNX Runtime {ort.__version__}"
+if used == CUDA:
+    print(f"{version} runs the detector on the GPU (CUDA)")
+elif CUDA not in available:
+    print(f"{version} is {cpu_words}: it has no CUDA provider (the CPU package is installed)")
+else:
+    print(f"{version} is {cpu_words}: its CUDA provider did not start (driver, CUDA or cuDNN libraries: see the log)")
 """
 
 _WARM_UP = """import os, sys
@@ -335,6 +517,8 @@ class SetupJob:
     steps: list[Step]
     log_path: Path
     stamp: tuple[Path, str] | None = None  # written on success: (path, digest)
+    #: Lines for the user when the setup ends: the GPU probe's verdict, the GPU check's provider.
+    notices: list[str] = field(default_factory=list)
     index: int = 0
     state: JobState = field(default_factory=JobState)
     _proc: subprocess.Popen | None = None
@@ -405,6 +589,8 @@ class SetupJob:
             reason = failure_reason(lines, rc)
             self.state = JobState("failed", self._fraction(0.0), f"{step.label} failed: {reason}"[:300], rc)
             return self.state
+        if step.reports and lines:
+            self.notices.append(lines[-1][:300])
         self.index += 1
         if self.index < len(self.steps):
             self._launch()
@@ -435,6 +621,11 @@ class SetupJob:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """The notices that say the GPU is not used (the probe's verdict, a check that found the CPU)."""
+        return [n for n in self.notices if CPU_FALLBACK in n or "the runtime is set up for the CPU" in n]
 
 
 def _child_env() -> dict[str, str]:
@@ -477,9 +668,11 @@ def active_job() -> SetupJob | None:
 
 def check_setup(base_python: str | None = None, paths: RuntimePaths | None = None,
                 requirements: Path = REQUIREMENTS, skip_pip: bool = False, pip_args: Sequence[str] = (), *,
-                online_access: bool, offline_override: bool = False) -> tuple[str, RuntimePaths]:
+                online_access: bool, offline_override: bool = False,
+                device: str = DEVICE_CPU) -> tuple[str, RuntimePaths]:
     """Everything a setup needs, checked before anything runs: (base Python, paths). Raises
-    :class:`RuntimeSetupError` with what to do; ``online_access`` is ``bpy.app.online_access``."""
+    :class:`RuntimeSetupError` with what to do; ``online_access`` is ``bpy.app.online_access``;
+    ``device`` the runtime device that will be set up (after :func:`setup_device`)."""
     if _ACTIVE is not None and _ACTIVE.poll().running:
         raise RuntimeSetupError("the inference runtime is already being set up: wait or press Esc")
     if not requirements.is_file():
@@ -496,8 +689,17 @@ def check_setup(base_python: str | None = None, paths: RuntimePaths | None = Non
     if not skip_pip:
         folder = paths.user_dir
         folder.mkdir(parents=True, exist_ok=True)
-        check_free_space(shutil.disk_usage(folder).free + _venv_bytes(paths.venv), folder)
+        check_free_space(shutil.disk_usage(folder).free + _venv_bytes(paths.venv), folder, device)
     return base, paths
+
+
+def setup_device(requested: str, gpu: GpuProbe | None = None) -> tuple[str, GpuProbe | None]:
+    """The device that will really be set up, and the probe's verdict when the GPU was asked for:
+    :data:`DEVICE_GPU` only with a usable NVIDIA GPU (``gpu``, else :func:`~.gpu_probe.probe_nvidia` now)."""
+    if requested != DEVICE_GPU:
+        return DEVICE_CPU, None
+    gpu = gpu or probe_nvidia()
+    return (DEVICE_GPU if gpu.usable else DEVICE_CPU), gpu
 
 
 def _venv_bytes(venv: Path) -> int:
@@ -514,14 +716,20 @@ def _venv_bytes(venv: Path) -> int:
 
 def start_setup(base_python: str | None = None, paths: RuntimePaths | None = None,
                 requirements: Path = REQUIREMENTS, skip_pip: bool = False,
-                pip_args: Sequence[str] = (), *, online_access: bool, offline_override: bool = False) -> SetupJob:
+                pip_args: Sequence[str] = (), *, online_access: bool, offline_override: bool = False,
+                device: str = DEVICE_CPU, gpu: GpuProbe | None = None) -> SetupJob:
     """Start building the private runtime (after :func:`check_setup`); raise
-    :class:`RuntimeSetupError` with what to do. Nothing is downloaded while ``online_access`` is off."""
+    :class:`RuntimeSetupError` with what to do. Nothing is downloaded while ``online_access`` is off.
+    ``device`` :data:`DEVICE_GPU` adds the GPU steps when ``gpu`` (probed now when None) is usable,
+    else sets up the CPU runtime with the probe's line among the job's notices."""
     global _ACTIVE
-    base, paths = check_setup(base_python, paths, requirements, skip_pip, pip_args,
-                              online_access=online_access, offline_override=offline_override)
+    device, gpu = setup_device(device, gpu) if not skip_pip else (DEVICE_CPU, None)
+    base, paths = check_setup(base_python, paths, requirements, skip_pip, pip_args, online_access=online_access,
+                              offline_override=offline_override, device=device)
     stamp = None if skip_pip else (paths.stamp, requirements_digest(requirements))
-    _ACTIVE = SetupJob(setup_steps(base, paths, requirements, skip_pip, pip_args), paths.log, stamp).start()
+    job = SetupJob(setup_steps(base, paths, requirements, skip_pip, pip_args, device), paths.log, stamp,
+                   notices=[gpu.message] if gpu is not None else [])
+    _ACTIVE = job.start()
     return _ACTIVE
 
 

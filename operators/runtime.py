@@ -4,13 +4,15 @@ Invoked from the UI it first asks (a dialog saying what is downloaded, how much 
 then runs modal: a timer polls the setup, the status bar and ``wm.progress_*`` show its stage and
 progress, Esc kills the running child. Executed from a script (or in background mode) it asks
 nothing and waits. Either way it downloads nothing while Blender's online access is off.
+The runtime device (CPU, or GPU (NVIDIA)) comes from the preferences; the GPU is probed before the
+dialog, and a GPU that cannot be used is said in one line (the CPU runtime is set up instead).
 """
 from __future__ import annotations
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from ..blender_addon import runtime
+from ..blender_addon import preferences, runtime
 
 _POLL_S = 0.25
 
@@ -31,10 +33,14 @@ class MOCAP_OT_setup_runtime(bpy.types.Operator):
     skip_pip: BoolProperty(
         name="Skip pip", default=False, options={"HIDDEN", "SKIP_SAVE"},
         description="Only create the environment, install nothing (tests, offline preparation)")
+    device: StringProperty(
+        name="Device", options={"HIDDEN", "SKIP_SAVE"},
+        description="CPU or GPU (empty: the preferences' Runtime Device)")
 
     _timer = None  # plain class attributes (not annotations: Blender reads those as properties)
     _job = None
     _lines = ()    # what the confirmation dialog says
+    _gpu = None    # the GPU probe's verdict, from the dialog to the setup
 
     @classmethod
     def poll(cls, context):
@@ -45,9 +51,16 @@ class MOCAP_OT_setup_runtime(bpy.types.Operator):
         return {"online_access": bpy.app.online_access,
                 "offline_override": getattr(bpy.app, "online_access_override", False)}
 
-    def _start(self) -> bool:
+    def _device(self, context) -> str:
+        if self.device:
+            return self.device
+        prefs = preferences.get(context)
+        return prefs.runtime_device if prefs is not None else runtime.DEVICE_CPU
+
+    def _start(self, context) -> bool:
         try:
-            self._job = runtime.start_setup(self.base_python or None, skip_pip=self.skip_pip, **self._online())
+            self._job = runtime.start_setup(self.base_python or None, skip_pip=self.skip_pip, device=self._device(context),
+                                            gpu=self._gpu, **self._online())
         except runtime.RuntimeSetupError as exc:
             self.report({"ERROR"}, str(exc))
             return False
@@ -59,6 +72,8 @@ class MOCAP_OT_setup_runtime(bpy.types.Operator):
             python = runtime.runtime_paths(create=False).python
             self.report({"INFO"}, f"inference runtime ready: {python}" if not self.skip_pip
                         else f"environment created (no packages installed): {python}")
+            for notice in self._job.notices:   # the GPU probe's verdict, the provider the check found
+                self.report({"WARNING"} if notice in self._job.warnings else {"INFO"}, notice)
             return {"FINISHED"}
         if state.phase == "cancelled":
             self.report({"WARNING"}, "runtime setup cancelled; run it again to finish")
@@ -67,7 +82,7 @@ class MOCAP_OT_setup_runtime(bpy.types.Operator):
         return {"CANCELLED"}
 
     def execute(self, context):
-        if not self._start():
+        if not self._start(context):
             return {"CANCELLED"}
         if self.options.is_invoke and not bpy.app.background and context.window is not None:
             return self._run_modal(context)   # confirmed in the dialog: run without blocking the UI
@@ -82,7 +97,15 @@ class MOCAP_OT_setup_runtime(bpy.types.Operator):
             return {"CANCELLED"}
         if self.skip_pip or bpy.app.background or context.window is None:
             return self.execute(context)      # nothing to download, or no window to ask in
-        self._lines = tuple(runtime.confirmation_lines(paths, base))
+        device, self._gpu = runtime.setup_device(self._device(context))   # nvidia-smi, before the dialog
+        try:   # again with the GPU option's disk space
+            runtime.check_setup(self.base_python or None, paths, **self._online(), device=device)
+        except runtime.RuntimeSetupError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        lines = runtime.confirmation_lines(paths, base)
+        self._lines = tuple(lines[:-1] + (runtime.gpu_confirmation_lines(paths, self._gpu) if self._gpu else [])
+                            + lines[-1:])
         return context.window_manager.invoke_props_dialog(
             self, width=720, title="Set up the capture runtime", confirm_text="Download and Install")
 

@@ -38,3 +38,25 @@ def onnx_models():
     folder = default_dir()
     read_manifest(folder)          # a missing or stale folder fails here with what to run
     return folder
+
+
+#: The backends that run the detector's models on the CPU: ONNX Runtime (the converted files) and
+#: LiteRT (MediaPipe's own .tflite files, the CPU default).
+CPU_BACKENDS = ("onnxruntime", "litert")
+
+
+@_pytest.fixture(scope="session", params=CPU_BACKENDS)
+def cpu_models(request, onnx_models):
+    """load(name, threads=1) → one detector model on the CPU, by each backend in turn
+    (``load.backend`` says which)."""
+    from inference.detect.onnx.runner import OrtModel
+    from inference.detect.onnx.runner_litert import LiteRtModel, wheel_model_bytes
+    from inference.detect.onnx.store import model_bytes
+
+    def load(name, threads=1):
+        if request.param == "litert":
+            return LiteRtModel(wheel_model_bytes(name), name, threads)
+        return OrtModel(model_bytes(onnx_models, name), name, device="cpu", threads=threads)
+
+    load.backend = request.param
+    return load

@@ -90,7 +90,9 @@ def test_zip_contents(built_zip):
         assert zf.testzip() is None
         assert tomllib.loads(zf.read("blender_manifest.toml").decode()) == MANIFEST
         assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in zf.infolist())
-    assert {"__init__.py", "blender_manifest.toml", "requirements-worker.txt", "blender_addon/__init__.py",
+    # the runtime set-up installs from the requirement files (the GPU option from all three)
+    assert {"__init__.py", "blender_manifest.toml", "requirements-worker.txt", "requirements-gpu.txt",
+            "requirements-convert.txt", "blender_addon/__init__.py",
             "operators/__init__.py", "inference/__init__.py"} <= names
     shipped = {p.relative_to(ROOT).as_posix() for pkg in ("inference", *BLENDER_PACKAGES)
                for p in (ROOT / pkg).rglob("*.py") if "__pycache__" not in p.parts}

@@ -15,6 +15,7 @@ from ..detect.factory import make_detector
 from ..pipeline.batch import solve_sequence
 from ..pipeline.motion import Motion
 from ..sources.open import open_source
+from ..sources.prefetch import Prefetch
 
 
 @dataclass
@@ -31,9 +32,9 @@ DETECT_CHUNK = 16
 def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: float = DEFAULT_FPS,
                   max_frames: int | None = None, progress: bool = True,
                   should_stop: Callable[[], bool] | None = None, start_frame: int = 0,
-                  detector: str = "mediapipe", device: str = "auto"
+                  detector: str = "mediapipe", device: str = "auto", backend: str | None = None
                   ) -> tuple[DetectionSeq, tuple[int, int], np.ndarray | None, int]:
-    """Run the detector (``detector`` on ``device``, see :mod:`~inference.detect.factory`) over
+    """Run the detector (``detector`` on ``device`` by ``backend``, see :mod:`~inference.detect.factory`) over
     every frame of ``spec``. Ctrl-C (KeyboardInterrupt), or ``should_stop()`` turning true between
     frames, stops and keeps what was captured; with nothing captured yet it raises
     KeyboardInterrupt. The first ``start_frame`` frames are skipped (their successors keep the
@@ -52,11 +53,13 @@ def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: 
             from tqdm import tqdm
             bar = tqdm(total=total, unit="frame", desc="capture", file=sys.stderr, leave=False)
         model, info = make_detector(detector, static_images=src.kind in ("image", "folder"), hands=hands, face=face,
-                                    device=device)
+                                    device=device, backend=backend)
         if info.warning:
             print(f"warning: {info.warning}", file=sys.stderr)
         chunk = DETECT_CHUNK if hasattr(model, "detect_many") else 1
-        frames = islice(src, start_frame, None if max_frames is None else start_frame + max_frames)
+        # decoding runs ahead in its own thread (two chunks), overlapping detection
+        frames = Prefetch(islice(src, start_frame, None if max_frames is None else start_frame + max_frames),
+                          depth=2 * DETECT_CHUNK)
         try:
             while batch := list(islice(frames, chunk)):
                 if should_stop is not None and should_stop():
@@ -75,6 +78,7 @@ def detect_source(spec: str, hands: bool = True, face: bool = True, folder_fps: 
             print(("\n" if bar is not None else "") + f"stopped: keeping the {len(dets)} frame(s) captured so far",
                   file=sys.stderr)
         finally:
+            frames.close()
             model.close()
             if bar is not None:
                 bar.close()

@@ -15,17 +15,19 @@ MEDIAPIPE_PROVIDER = "CPU (TFLite XNNPACK)"
 
 
 def make_detector(kind: str = "mediapipe", static_images: bool = False, hands: bool = True, face: bool = True,
-                  device: str = "auto"):
+                  device: str = "auto", backend: str | None = None):
     """(detector, :class:`DetectorInfo`) for ``kind`` on ``device``. A device that cannot be had
     is a warning in the info (the CPU runs instead), never an error; a missing or damaged ONNX
-    model raises :class:`~.onnx.store.ModelStoreError` (one line)."""
+    model raises :class:`~.onnx.store.ModelStoreError` (one line). ``backend`` forces the ONNX
+    detector's backend (:data:`.onnx.runner.BACKENDS`; None: the best for ``device``)."""
     if kind not in DETECTORS:
         raise ValueError(f"detector {kind!r}: choose one of {', '.join(DETECTORS)}")
     if device not in DEVICES:
         raise ValueError(f"device {device!r}: choose one of {', '.join(DEVICES)}")
     if kind == "onnx":
         from .onnx.holistic import OnnxHolisticDetector  # noqa: PLC0415 (loads ONNX Runtime)
-        detector = OnnxHolisticDetector(static_images=static_images, hands=hands, face=face, device=device)
+        detector = OnnxHolisticDetector(static_images=static_images, hands=hands, face=face, device=device,
+                                        backend=backend)
         return detector, DetectorInfo(detector.name, detector.backend, detector.provider, detector.warning)
     from .mediapipe_holistic import MediaPipeHolisticDetector  # noqa: PLC0415 (loads MediaPipe)
     warning = ("the MediaPipe detector runs on the CPU only (--detector onnx runs on a GPU): using the CPU"

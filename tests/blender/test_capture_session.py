@@ -162,9 +162,9 @@ def test_a_gpu_the_detector_cannot_use_is_said_in_the_status_line(installed_addo
 @pytest.mark.skipif(not MEGAMIND.is_file(), reason="shared data missing")
 def test_a_bake_with_the_onnx_detector_keys_its_capture_and_says_a_missing_gpu(installed_addon, worker_python,
                                                                               frames_folder, no_leaks):
-    """The panel's Detector: ONNX Runtime bakes through the converted models (scripts/test.sh made them;
-    the worker finds them through SMPLX_MOCAP_MODELS, else the user folder's ``models``); its npz says
-    what ran; on a machine without a GPU, Device GPU is said in the status line while it runs."""
+    """The panel's Detector "Fast": on the CPU LiteRT bakes from MediaPipe's own model files (no
+    conversion needed); its npz says what ran; on a machine without a GPU, Device GPU is said in the
+    status line while it runs."""
     props = setup_capture(worker_python, MEGAMIND)
     props.detector = "ONNX"
     assert bpy.ops.mocap.bake(max_frames=8) == {"FINISHED"}
@@ -172,7 +172,7 @@ def test_a_bake_with_the_onnx_detector_keys_its_capture_and_says_a_missing_gpu(i
     assert session.status().state == "done"
     with np.load(props.target["smplx_mocap_motion"], allow_pickle=False) as d:
         assert (str(d["detector"]), str(d["backend"]), str(d["provider"])) == \
-            ("onnx-holistic", "onnxruntime", "CPUExecutionProvider")
+            ("onnx-holistic", "litert", "CPU (LiteRT XNNPACK)")
         assert d["valid"].sum() >= 6
     launch = addon("blender_addon.launch")
     opts = session.WorkerOptions(mode="live", source=str(frames_folder), device="GPU", detector="onnx")

@@ -306,7 +306,7 @@ def test_panel_and_preferences_draw_with_this_blenders_ui_api(installed_addon):
             finally:
                 del cls.layout
             assert [kw["property"] for name, kw in layout.calls if name == "prop"] == \
-                ["model_path", "python_path"] + ([] if online else ["use_online_access"])
+                ["model_path", "python_path", "runtime_device"] + ([] if online else ["use_online_access"])
             assert [kw["operator"] for name, kw in layout.calls if name == "operator"] == ["mocap.pick_model",
                                                                                            "mocap.setup_runtime"]
             offline = [kw for name, kw in layout.calls if name == "label" and "Online access is off" in kw["text"]]

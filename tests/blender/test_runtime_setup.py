@@ -10,11 +10,13 @@ import csv
 import hashlib
 import base64
 import importlib
+import os
 import re
 import subprocess
 import sys
 import time
 import tomllib
+import types
 import zipfile
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import bpy
 import pytest
 
 from conftest import MODULE, ROOT, descendant_pids, wait_no_children
-from test_extension import BL_PKG_CLI, _load_by_path, make_fake_python
+from test_extension import BL_PKG_CLI, CheckedLayout, _load_by_path, make_fake_python
 
 PIP_LOG = Path(__file__).parent / "data" / "pip_install_worker.txt"
 #: Everything the status may say while pip runs: stages, never pip's own lines.
@@ -95,7 +97,7 @@ def test_online_access_off_downloads_nothing(installed_addon, runtime, online_ac
     with pytest.raises(runtime.RuntimeSetupError) as err:
         runtime.start_setup(paths=user, online_access=False)
     assert str(err.value) == runtime.offline_message()
-    assert "349 MB" in str(err.value)
+    assert "371 MB" in str(err.value)
     with pytest.raises(runtime.RuntimeSetupError, match="started with --offline-mode: start it without"):
         runtime.start_setup(paths=user, online_access=False, offline_override=True)
     assert runtime.active_job() is None and not user.user_dir.exists()
@@ -125,7 +127,7 @@ def test_confirmation_says_size_what_and_where(runtime, tmp_path):
     paths = runtime.RuntimePaths(tmp_path / "user")
     lines = runtime.confirmation_lines(paths, "/usr/bin/python3.11")
     text = "\n".join(lines)
-    assert "Downloads about 349 MB from PyPI: 30 pinned packages (MediaPipe" in text
+    assert "Downloads about 371 MB from PyPI: 33 pinned packages (MediaPipe" in text
     assert "Installs about 1.3 GB" in text and str(paths.venv) in text and "/usr/bin/python3.11" in text
     assert "about 30 s" in text and str(paths.log) in text and "Blender's Python" in text
     assert all(len(ln) < 130 + len(str(paths.log)) for ln in lines)
@@ -150,7 +152,7 @@ def test_stated_installed_size_matches_the_pinned_packages(runtime):
 
 
 def test_free_space_is_checked_before_anything_runs(runtime, tmp_path):
-    with pytest.raises(runtime.RuntimeSetupError, match=r"needs about 1\.6 GB free on the disk of .* \(1\.0 GB free\)"):
+    with pytest.raises(runtime.RuntimeSetupError, match=r"needs about 1\.7 GB free on the disk of .* \(1\.0 GB free\)"):
         runtime.check_free_space(10**9, tmp_path)
     runtime.check_free_space(10**10, tmp_path)
 
@@ -170,8 +172,8 @@ def test_stages_from_a_real_pip_log(runtime):
         last = fraction
         if not seen or seen[-1] != label:
             seen.append(label)
-    # the recorded log predates onnxruntime in the pins: it downloads 29 of today's 30
-    assert seen[0] == "Downloading packages (0/30)" and "Downloading packages (29/30, 250 MB)" in seen
+    # the recorded log predates onnxruntime and LiteRT in the pins: it downloads 29 of today's 33
+    assert seen[0] == "Downloading packages (0/33)" and "Downloading packages (29/33, 250 MB)" in seen
     assert seen[-2:] == ["Installing packages (0/29: flatbuffers)", "Packages installed"]
     out = stages.read_pip_output(lines[:-1])
     assert out.stage == "installing" and len(out.to_install) == 29 and out.to_install[-1] == "mediapipe"
@@ -254,6 +256,58 @@ def test_full_setup_offline_shows_real_stages(runtime, tmp_path, no_leaks):
     out = subprocess.run([str(paths.python), "-c", "import inference; print(inference.__file__)"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=30)
     assert Path(out.stdout.strip()).parent.parent == runtime.EXTENSION_ROOT, out.stderr
+
+
+# --- the GPU option ----------------------------------------------------------------------------------
+def test_runtime_device_preference_reaches_the_operator(installed_addon, runtime):
+    """The preferences offer CPU (default) and GPU (NVIDIA); the operator takes its device from them
+    (the pure parts, the probe and the GPU steps: tests/blender_addon/test_runtime_gpu.py)."""
+    prefs = bpy.context.preferences.addons[installed_addon].preferences
+    prop = prefs.bl_rna.properties["runtime_device"]
+    assert prop.default == runtime.DEVICE_CPU == prefs.runtime_device
+    assert [(i.identifier, i.name) for i in prop.enum_items] == [("CPU", "CPU"), ("GPU", "GPU (NVIDIA)")]
+    prefs.runtime_device = runtime.DEVICE_GPU
+    try:
+        ops = importlib.import_module(f"{MODULE}.operators.runtime")
+        unset, explicit = types.SimpleNamespace(device=""), types.SimpleNamespace(device=runtime.DEVICE_CPU)
+        assert ops.MOCAP_OT_setup_runtime._device(unset, bpy.context) == runtime.DEVICE_GPU   # the preference
+        assert ops.MOCAP_OT_setup_runtime._device(explicit, bpy.context) == runtime.DEVICE_CPU
+        layout = CheckedLayout()   # drawn with this Blender's UI API, the GPU option's line included
+        type(prefs).layout = layout
+        try:
+            type(prefs).draw(prefs, bpy.context)
+        finally:
+            del type(prefs).layout
+        assert any(name == "label" and kw["text"].startswith("GPU (NVIDIA): about 1.6 GB more")
+                   for name, kw in layout.calls)
+    finally:
+        prefs.runtime_device = runtime.DEVICE_CPU
+
+
+def test_gpu_option_without_a_usable_gpu_sets_up_the_cpu(runtime, tmp_path, monkeypatch, no_leaks):
+    """GPU asked for, an nvidia-smi that finds no driver first on PATH: the probe's one line is the job's
+    notice (a warning), the steps are the CPU ones and the set-up succeeds."""
+    (tmp_path / "bin").mkdir()
+    smi = make_fake_python(tmp_path / "bin" / "nvidia-smi", 'echo "NVIDIA-SMI has failed because it couldn\'t '
+                           'communicate with the NVIDIA driver."; exit 9')
+    monkeypatch.setenv("PATH", f"{smi.parent}{os.pathsep}{os.environ['PATH']}")
+    base = None
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels, "smplx_tiny_a")
+    paths = runtime.RuntimePaths(tmp_path / "user")
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("smplx_tiny_a==1.0\n")
+    job = runtime.start_setup(base, paths=paths,
+                              requirements=reqs, pip_args=("--no-index", "--find-links", str(wheels)),
+                              online_access=False, device=runtime.DEVICE_GPU)
+    assert runtime.CONVERT_LABEL not in [s.label for s in job.steps]
+    message = ("No NVIDIA GPU found (nvidia-smi failed: NVIDIA-SMI has failed because it couldn't communicate "
+               "with the NVIDIA driver.): the runtime is set up for the CPU")
+    assert job.notices == [message] == job.warnings
+    state = job.wait(timeout=180)
+    assert state.phase == "done", (state, paths.log.read_text()[-2000:])
+    assert not (paths.user_dir / runtime.CONVERTER_DIRNAME).exists()
 
 
 # --- the worker's notice -----------------------------------------------------------------------------

@@ -5,32 +5,13 @@ itself is ``inference.core.rotations`` (tested on its own), convert keeps only w
 """
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+from support.addon_modules import addon_module
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _import(name: str):
-    """Import a module as ``smplx_mocap.<name>`` (the repository root as the package, how Blender
-    sees the installed extension) without running the add-on's ``__init__`` files (they register
-    bpy classes)."""
-    for pkg_name, path in (("smplx_mocap", ROOT), ("smplx_mocap.blender_addon", ROOT / "blender_addon")):
-        if pkg_name not in sys.modules:
-            pkg = types.ModuleType(pkg_name)
-            pkg.__path__ = [str(path)]
-            sys.modules[pkg_name] = pkg
-    return importlib.import_module(f"smplx_mocap.{name}")
-
-
-cv = _import("blender_addon.convert")
-rot = _import("inference.core.rotations")
+cv = addon_module("blender_addon.convert")
+rot = addon_module("inference.core.rotations")
 RNG = np.random.default_rng(7)
 
 
@@ -145,7 +126,7 @@ def test_conversions_are_vectorised_on_10k_frames():
 
 
 def test_camera_lens_and_placement_image_like_the_capture():
-    records = _import("inference.core.records")
+    records = addon_module("inference.core.records")
     cam = records.Camera.from_fov(1280, 720, 60.0)
     lens, sx, sy = cv.camera_lens(cam.K, cam.size)
     # horizontal field of view of a 36 mm wide sensor at that focal length: the capture's 60°

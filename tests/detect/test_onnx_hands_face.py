@@ -19,8 +19,6 @@ from inference.core.records import Frame
 from inference.detect.mediapipe_holistic import MediaPipeHolisticDetector
 from inference.detect.onnx.face_landmarks import HolisticFace
 from inference.detect.onnx.hand_landmarks import HolisticHands
-from inference.detect.onnx.runner import OrtModel
-from inference.detect.onnx.store import model_bytes
 
 #: Acceptance of issue 13: median landmark distance to Holistic, pixels.
 MAX_MEDIAN_PX = 2.0
@@ -35,8 +33,8 @@ REGIONS["rest"] = np.setdiff1d(np.arange(NUM_FACE_MESH), np.concatenate([REGIONS
 
 
 @pytest.fixture(scope="module")
-def models(onnx_models):
-    return {n: OrtModel(model_bytes(onnx_models, n), n, "cpu") for n in
+def models(cpu_models):
+    return {n: cpu_models(n, threads=0) for n in
             ("hand_recrop", "hand_landmark_full", "face_detection_short_range", "face_landmark", "iris_landmark")}
 
 

@@ -9,8 +9,9 @@ each tracking step is exact). So each part's presence must agree with MediaPipe 
 as MediaPipe agrees with perturbed runs of itself (20 pixels + 1 grey level: in one of two early
 frames, or in every frame; the worst of the three) or on ≥ 98 % of frames, and the landmarks' clip median must
 be within 2 px or 1.5 × MediaPipe's own (the face 3 px: MediaPipe refines it with an attention model
-no converter handles; ours is the plain face mesh plus the iris model). The CLI's
-``--detector onnx`` writes what ran into the npz and a motion within millimetres of MediaPipe's; a
+no converter handles; ours is the plain face mesh plus the iris model). Both CPU backends
+(LiteRT on MediaPipe's own files, the default there, and ONNX Runtime on the converted ones) are held
+to this. The CLI's ``--detector onnx`` writes what ran into the npz and a motion within millimetres of MediaPipe's; a
 GPU asked for and missing is one warning line; missing models are one error line; several frames
 per call give what one frame per call gives."""
 from __future__ import annotations
@@ -28,9 +29,13 @@ from inference.core.layout import BODY, FACE, PARTS, RHAND
 from inference.core.records import DetectionSeq, Frame
 from inference.detect.base import detect
 from inference.detect.factory import make_detector
+from inference.detect.onnx.runner import LITERT_BACKEND, ORT_BACKEND
+from inference.detect.onnx.store import ModelStoreError
 from inference.pipeline.motion import Motion
 
 pytestmark = pytest.mark.slow
+#: The CPU backends (tests/conftest.py's cpu_models runs the same two).
+CPU_BACKENDS = (ORT_BACKEND, LITERT_BACKEND)
 CLIPS = {"megamind": 120, "fast_motion": 60}
 #: Clip-median landmark difference to the MediaPipe detector, pixels, per part (issue 13: 2 px; the
 #: face 3 px, see the module's docstring), or this many times MediaPipe's own.
@@ -80,14 +85,15 @@ def _mediapipe_perturbed(clip: str, frames: int, changed: int | None) -> Detecti
 
 
 @pytest.fixture(scope="module", params=list(CLIPS))
-def detections(request, tmp_path_factory):
-    """(ours, MediaPipe's, [MediaPipe perturbed three ways]) on one clip."""
+def detections(request, tmp_path_factory, onnx_models):
+    """({backend: ours}, MediaPipe's, [MediaPipe perturbed three ways]) on one clip."""
     frames = CLIPS[request.param]
     clip = str(MEGAMIND) if request.param == "megamind" else \
         _fast_motion_clip(tmp_path_factory.mktemp("clips") / "fast_motion.avi")
-    onnx, *_ = detect_source(clip, max_frames=frames, progress=False, detector="onnx", device="cpu")
+    ours = {backend: detect_source(clip, max_frames=frames, progress=False, detector="onnx", device="cpu",
+                                   backend=backend)[0] for backend in CPU_BACKENDS}
     mediapipe, *_ = detect_source(clip, max_frames=frames, progress=False)
-    return onnx, mediapipe, [_mediapipe_perturbed(clip, frames, changed) for changed in (*EARLY_FRAMES, None)]
+    return ours, mediapipe, [_mediapipe_perturbed(clip, frames, changed) for changed in (*EARLY_FRAMES, None)]
 
 
 def _median_px(a: DetectionSeq, b: DetectionSeq, sl: slice) -> tuple[float, int]:
@@ -97,23 +103,28 @@ def _median_px(a: DetectionSeq, b: DetectionSeq, sl: slice) -> tuple[float, int]
 
 
 def test_presence_agrees_with_mediapipe_as_well_as_mediapipe_with_itself(detections):
-    ours, ref, perturbed = detections
-    assert ours.info.name == "onnx-holistic" and ref.info.name == "mediapipe-holistic"
+    by_backend, ref, perturbed = detections
+    assert ref.info.name == "mediapipe-holistic"
     frames = len(ref)
-    for part, name in enumerate(PARTS):
-        ours_off = int((ours.present[:, part] != ref.present[:, part]).sum())
-        itself_off = max(int((p.present[:, part] != ref.present[:, part]).sum()) for p in perturbed)
-        print(f"{name}: ours disagrees on {ours_off} of {frames} frames, MediaPipe perturbed on up to {itself_off}")
-        assert ours_off <= max(itself_off, int(0.02 * frames)), (name, ours_off, itself_off)
+    for backend, ours in by_backend.items():
+        assert (ours.info.name, ours.info.backend) == ("onnx-holistic", backend)
+        for part, name in enumerate(PARTS):
+            ours_off = int((ours.present[:, part] != ref.present[:, part]).sum())
+            itself_off = max(int((p.present[:, part] != ref.present[:, part]).sum()) for p in perturbed)
+            print(f"{backend} {name}: ours disagrees on {ours_off} of {frames} frames, MediaPipe perturbed on up to "
+                  f"{itself_off}")
+            assert ours_off <= max(itself_off, int(0.02 * frames)), (backend, name, ours_off, itself_off)
 
 
 def test_landmarks_are_within_the_bounds(detections):
-    ours, ref, perturbed = detections
-    for part, (sl, bound) in BOUNDS_PX.items():
-        median, seen = _median_px(ours, ref, sl)
-        itself = max(_median_px(p, ref, sl)[0] for p in perturbed)
-        print(f"{part}: median {median:.2f} px over {seen} landmarks (MediaPipe perturbed: up to {itself:.2f} px)")
-        assert seen > 100 and median <= max(bound, OWN_FACTOR * itself), (part, median, itself)
+    by_backend, ref, perturbed = detections
+    for backend, ours in by_backend.items():
+        for part, (sl, bound) in BOUNDS_PX.items():
+            median, seen = _median_px(ours, ref, sl)
+            itself = max(_median_px(p, ref, sl)[0] for p in perturbed)
+            print(f"{backend} {part}: median {median:.2f} px over {seen} landmarks (MediaPipe perturbed: up to "
+                  f"{itself:.2f} px)")
+            assert seen > 100 and median <= max(bound, OWN_FACTOR * itself), (backend, part, median, itself)
 
 
 def test_the_cli_writes_what_ran_and_a_motion_close_to_mediapipes(tmp_path):
@@ -124,7 +135,7 @@ def test_the_cli_writes_what_ran_and_a_motion_close_to_mediapipes(tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         motions[detector] = Motion.from_npz(path)
     ours, ref = motions["onnx"], motions["mediapipe"]
-    assert (ours.detector, ours.backend, ours.provider) == ("onnx-holistic", "onnxruntime", "CPUExecutionProvider")
+    assert (ours.detector, ours.backend, ours.provider) == ("onnx-holistic", "litert", "CPU (LiteRT XNNPACK)")
     assert (ref.detector, ref.backend) == ("mediapipe-holistic", "mediapipe")
     joints = np.linalg.norm(ours.joints - ref.joints, axis=-1)[ours.valid & ref.valid]
     print(f"solved joints: median {1000 * np.median(joints):.1f} mm")
@@ -137,19 +148,23 @@ def test_a_missing_gpu_is_one_warning_and_missing_models_one_error(tmp_path, mon
     assert proc.returncode == 0, proc.stderr[-2000:]
     warnings = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(warnings) == 1 and warnings[0].startswith("warning: GPU requested") and "CPU" in warnings[0]
-    assert str(Motion.from_npz(tmp_path / "gpu.npz").provider) == "CPUExecutionProvider"
+    assert str(Motion.from_npz(tmp_path / "gpu.npz").provider) == "CPU (LiteRT XNNPACK)"
 
+    # LiteRT reads MediaPipe's own files: no converted models needed on the CPU
     monkeypatch.setenv("SMPLX_MOCAP_MODELS", str(tmp_path / "no_models"))
-    out = tmp_path / "none.npz"
+    out = tmp_path / "lite.npz"
     proc = subprocess.run([sys.executable, "-m", "inference", "capture", str(MESSI), "--detector", "onnx",
                            "--out", str(out), "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=300)
-    err = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(err) == 1 and "convert_models.py" in err[0], proc.stderr[-1500:]
-    assert not out.exists()
+    assert proc.returncode == 0 and Motion.from_npz(out).backend == "litert", proc.stderr[-1500:]
+    # ONNX Runtime (and PyTorch) read the converted ones: missing, one line that says what to run
+    with pytest.raises(ModelStoreError) as err:
+        make_detector("onnx", device="cpu", backend="onnxruntime")
+    assert "convert_models.py" in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("static", [True, False], ids=["pictures", "video"])
-def test_frames_in_one_call_equal_frames_one_by_one(static):
+def test_frames_in_one_call_equal_frames_one_by_one(static, backend, onnx_models):
     if static:
         images = [cv2.imread(str(p)) for p in (BASKETBALL, MESSI, BASKETBALL)]
     else:
@@ -157,8 +172,8 @@ def test_frames_in_one_call_equal_frames_one_by_one(static):
         images = [cap.read()[1] for _ in range(6)]
         cap.release()
     frames = [Frame(image=im, time=i / 24, index=i) for i, im in enumerate(images)]
-    together, _ = make_detector("onnx", static_images=static, device="cpu")
-    alone, _ = make_detector("onnx", static_images=static, device="cpu")
+    together, _ = make_detector("onnx", static_images=static, device="cpu", backend=backend)
+    alone, _ = make_detector("onnx", static_images=static, device="cpu", backend=backend)
     many = together.detect_many(frames)
     single = [alone.postprocess(alone.infer(alone.preprocess(f)), f) for f in frames]
     for m, s in zip(many, single):

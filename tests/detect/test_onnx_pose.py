@@ -12,10 +12,8 @@ from data_paths import BASKETBALL, MEGAMIND, MESSI
 from inference.core.layout import BODY, PART_BODY
 from inference.core.records import Frame
 from inference.detect.mediapipe_holistic import MediaPipeHolisticDetector
-from inference.detect.onnx import store
 from inference.detect.onnx.pose import PoseTracker
 from inference.detect.onnx.pose_detection import NUM_ANCHORS, ssd_anchors
-from inference.detect.onnx.runner import OrtModel
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +26,8 @@ VIDEO_FRAMES = 60
 
 
 @pytest.fixture(scope="module")
-def models(onnx_models):
-    def load(name):
-        return OrtModel(store.model_bytes(onnx_models, name), name, device="cpu", threads=1)
-    return load("pose_detection"), load("pose_landmark_full")
+def models(cpu_models):
+    return cpu_models("pose_detection"), cpu_models("pose_landmark_full")
 
 
 def _rgb(bgr):

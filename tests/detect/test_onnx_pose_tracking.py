@@ -14,9 +14,7 @@ import numpy as np
 import pytest
 from data_paths import MEGAMIND
 
-from inference.detect.onnx import store
 from inference.detect.onnx.pose import PoseTracker
-from inference.detect.onnx.runner import OrtModel
 
 pytestmark = pytest.mark.slow
 
@@ -62,10 +60,8 @@ def _mediapipe(frames):
     return points, rois
 
 
-def test_tracking_step_matches_mediapipe(onnx_models):
-    def load(name):
-        return OrtModel(store.model_bytes(onnx_models, name), name, device="cpu", threads=1)
-
+def test_tracking_step_matches_mediapipe(cpu_models):
+    load = cpu_models
     frames = _frames()
     ref_points, ref_rois = _mediapipe(frames)
     tracker = PoseTracker(load("pose_detection"), load("pose_landmark_full"), static=False)

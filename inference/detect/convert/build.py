@@ -15,9 +15,13 @@ import onnx
 from ...core.native_logs import native_logs_off_stderr
 from ..models import MODELS, OPSET, ModelSpec
 from ..onnx.store import ModelEntry, ModelStoreError, read_manifest, sha256_hex, write_manifest
+from ..wheel import WheelModelError, checked_source, record_hashes
 from .densify import densify
 from .graph import canonicalise, io_shapes, make_batch_dynamic
-from .sources import ConversionError, checked_source, record_hashes
+
+
+class ConversionError(WheelModelError):
+    """A model cannot be converted (besides the wheel's own errors: a converter failure, parity)."""
 
 
 def convert_model(spec: ModelSpec, source: Path) -> bytes:
@@ -73,7 +77,7 @@ def convert_all(folder: Path, names: list[str] | None = None, site: Path | None 
                 progress=print) -> dict[str, ModelEntry]:
     """Convert ``names`` (all by default) of the mediapipe installed in ``site`` (a site-packages
     folder; None: this interpreter's) into ``folder``; models already there from the same source
-    bytes are kept. Returns the manifest's entries. Raises :class:`.sources.ConversionError`."""
+    bytes are kept. Returns the manifest's entries. Raises :class:`ConversionError`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     unknown = sorted(set(names or ()) - set(MODELS))

@@ -18,6 +18,8 @@ TENSORRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPU
 #: Providers by device setting, best first.
 PROVIDER_ORDER = {"auto": (TENSORRT, CUDA, CPU), "gpu": (TENSORRT, CUDA, CPU), "cpu": (CPU,)}
 DEVICES = tuple(PROVIDER_ORDER)
+NO_GPU_WARNING = ("GPU requested but no GPU runtime is installed (the add-on's set-up: GPU (NVIDIA), or "
+                  "onnxruntime-gpu): running on the CPU")
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,7 @@ def choose_providers(device: str, available: list[str] | tuple[str, ...]) -> Pro
     if device not in PROVIDER_ORDER:
         raise ValueError(f"device {device!r}: choose one of {', '.join(DEVICES)}")
     chosen = tuple(p for p in PROVIDER_ORDER[device] if p in available or p == CPU)
-    warning = ""
-    if device == "gpu" and chosen == (CPU,):
-        warning = ("GPU requested but this ONNX Runtime has no GPU provider (install the GPU runtime in the "
-                   "add-on's set-up, or onnxruntime-gpu): running on the CPU")
+    warning = NO_GPU_WARNING if device == "gpu" and chosen == (CPU,) else ""
     return ProviderChoice(chosen, warning)
 
 
@@ -56,6 +55,13 @@ class OrtModel:
         import onnxruntime as ort  # noqa: PLC0415 (the worker's environment)
 
         choice = choose_providers(device, ort.get_available_providers())
+        if choice.providers[0] != CPU and hasattr(ort, "preload_dlls"):
+            # onnxruntime-gpu finds the CUDA / cuDNN of the nvidia-* wheels (the set-up's GPU option)
+            # only when asked to load them first; a library that fails to load shows as the CPU provider below
+            try:
+                ort.preload_dlls()
+            except OSError:
+                pass
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
@@ -79,15 +85,23 @@ class OrtModel:
         return dict(zip(self.output_names, outputs))
 
 
-#: The two backends: ONNX Runtime (every device) and PyTorch (a GPU where ONNX Runtime has none).
-ORT_BACKEND, TORCH_BACKEND = "onnxruntime", "torch"
+#: The backends: ONNX Runtime (every device), PyTorch (a GPU where ONNX Runtime has none) and
+#: LiteRT (the CPU: MediaPipe's own .tflite files on XNNPACK, the fastest there).
+ORT_BACKEND, TORCH_BACKEND, LITERT_BACKEND = "onnxruntime", "torch", "litert"
+BACKENDS = (ORT_BACKEND, TORCH_BACKEND, LITERT_BACKEND)
 
 
-def choose_backend(device: str, ort_providers: list[str] | tuple[str, ...], torch_cuda: bool) -> str:
-    """ONNX Runtime, unless a GPU is wanted ('auto' or 'gpu'), this ONNX Runtime has no GPU
-    provider and PyTorch has CUDA (the GPU machine that has PyTorch but not ``onnxruntime-gpu``)."""
-    ort_gpu = any(p in ort_providers for p in (TENSORRT, CUDA))
-    return TORCH_BACKEND if device != "cpu" and not ort_gpu and torch_cuda else ORT_BACKEND
+def choose_backend(device: str, ort_providers: list[str] | tuple[str, ...], torch_cuda: bool,
+                   litert: bool = False) -> str:
+    """Where a GPU is wanted ('auto' or 'gpu'): ONNX Runtime if it has a GPU provider, else
+    PyTorch if it sees CUDA (the GPU machine that has PyTorch but not ``onnxruntime-gpu``). On the
+    CPU: LiteRT where it is installed (``litert``), else ONNX Runtime."""
+    if device != "cpu":
+        if any(p in ort_providers for p in (TENSORRT, CUDA)):
+            return ORT_BACKEND
+        if torch_cuda:
+            return TORCH_BACKEND
+    return LITERT_BACKEND if litert else ORT_BACKEND
 
 
 def torch_has_cuda() -> bool:
